@@ -1,0 +1,47 @@
+"""conveyor: durable, async-native background jobs for Python."""
+
+from conveyor.app import Conveyor
+from conveyor.context import Context
+from conveyor.errors import (
+    ArgumentError,
+    BackendUnavailable,
+    ConfigurationError,
+    ConveyorError,
+    EnqueueError,
+    JobCancelled,
+    JobFailed,
+    JobNotFound,
+    JobTimeout,
+    PayloadTooLarge,
+    Retry,
+    SerializationError,
+)
+from conveyor.job import JobError, JobEvent, JobHandle, JobInfo, JobState
+from conveyor.task import EnqueueOptions, Signature, Task
+from conveyor.worker import Worker
+
+__all__ = [
+    "ArgumentError",
+    "BackendUnavailable",
+    "ConfigurationError",
+    "Context",
+    "Conveyor",
+    "ConveyorError",
+    "EnqueueError",
+    "EnqueueOptions",
+    "JobCancelled",
+    "JobError",
+    "JobEvent",
+    "JobFailed",
+    "JobHandle",
+    "JobInfo",
+    "JobNotFound",
+    "JobState",
+    "JobTimeout",
+    "PayloadTooLarge",
+    "Retry",
+    "SerializationError",
+    "Signature",
+    "Task",
+    "Worker",
+]

@@ -1,0 +1,210 @@
+"""Conveyor: the app object. Configuration, the task registry and the client side."""
+
+from __future__ import annotations
+
+import os
+import threading
+import types
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any, ParamSpec, TypeVar, overload
+
+from conveyor.backends import Backend, from_url
+from conveyor.errors import ConfigurationError
+from conveyor.job import JobHandle, JobRecord
+from conveyor.portal import Portal
+from conveyor.retry import Backoff
+from conveyor.task import Signature, Task, TaskConfig
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+DEFAULT_URL = "sqlite:///./conveyor.db"
+Hook = Callable[[types.SimpleNamespace], Awaitable[None]]
+
+
+class Conveyor:
+    """Holds the backend URL and the tasks. Creating it does no I/O."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        default_queue: str = "default",
+        max_payload_bytes: int = 1_000_000,
+    ) -> None:
+        self.url = url or os.environ.get("CONVEYOR_URL") or DEFAULT_URL
+        self.default_queue = default_queue
+        if max_payload_bytes <= 0:
+            raise ConfigurationError("max_payload_bytes must be positive")
+        self.max_payload_bytes = max_payload_bytes
+        self.tasks: dict[str, Task[Any, Any]] = {}
+        self.startup_hooks: list[Hook] = []
+        self.shutdown_hooks: list[Hook] = []
+        self._backend: Backend | None = None
+        self._backend_lock = threading.Lock()
+        self._portal: Portal | None = None
+
+    def __repr__(self) -> str:
+        return f"<Conveyor {self.url} tasks={len(self.tasks)}>"
+
+    # -- tasks ----------------------------------------------------------------------------------
+
+    @overload
+    def task(self, func: Callable[P, R], /) -> Task[P, R]: ...
+
+    @overload
+    def task(
+        self,
+        *,
+        name: str | None = None,
+        queue: str | None = None,
+        priority: int = 0,
+        retries: int = 3,
+        backoff: Backoff = "exponential",
+        backoff_base: float = 1.0,
+        timeout: float | None = None,
+        result_ttl: float | None = 86400.0,
+        job_id: str | Callable[..., str] | None = None,
+    ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
+
+    def task(
+        self,
+        func: Callable[P, R] | None = None,
+        /,
+        *,
+        name: str | None = None,
+        queue: str | None = None,
+        priority: int = 0,
+        retries: int = 3,
+        backoff: Backoff = "exponential",
+        backoff_base: float = 1.0,
+        timeout: float | None = None,
+        result_ttl: float | None = 86400.0,
+        job_id: str | Callable[..., str] | None = None,
+    ) -> Task[P, R] | Callable[[Callable[P, R]], Task[P, R]]:
+        """Register a function as a task. Every option has a default.
+
+        retries: attempts after the first (0 = run once). backoff: "constant", "linear",
+        "exponential" (with jitter, the default) or a callable of the attempt number;
+        backoff_base: its unit in seconds. timeout: seconds per attempt. result_ttl:
+        seconds a finished job's record and result are kept (None keeps them).
+        job_id: a format string over the arguments, or a callable taking them, that
+        derives a job id, making enqueue idempotent.
+        """
+        config = TaskConfig(
+            queue=queue or self.default_queue,
+            priority=priority,
+            retries=retries,
+            backoff=backoff,
+            backoff_base=backoff_base,
+            timeout=timeout,
+            result_ttl=result_ttl,
+            job_id=job_id,
+        )
+
+        def register(fn: Callable[P, R]) -> Task[P, R]:
+            if not callable(fn):
+                raise ConfigurationError(f"@app.task needs a function, got {fn!r}")
+            task_name = name or f"{fn.__module__}.{fn.__qualname__}"
+            if "<locals>" in task_name and name is None:
+                raise ConfigurationError(
+                    f"{fn.__qualname__} is defined inside a function, so workers cannot find "
+                    "it by name: define it at module level or pass @app.task(name=...)"
+                )
+            if task_name in self.tasks:
+                raise ConfigurationError(
+                    f"a task named {task_name!r} is already registered; pass name=... to "
+                    "tell them apart"
+                )
+            task = Task(self, fn, task_name, config)
+            self.tasks[task_name] = task
+            return task
+
+        return register(func) if func is not None else register
+
+    def on_startup(self, hook: Hook) -> Hook:
+        """Run `hook(state)` when a worker starts; tasks see `state` as `ctx.state`."""
+        self.startup_hooks.append(hook)
+        return hook
+
+    def on_shutdown(self, hook: Hook) -> Hook:
+        """Run `hook(state)` when a worker stops, after its last job."""
+        self.shutdown_hooks.append(hook)
+        return hook
+
+    # -- the backend ----------------------------------------------------------------------------
+
+    @property
+    def backend(self) -> Backend:
+        with self._backend_lock:
+            if self._backend is None:
+                self._backend = from_url(self.url)
+            return self._backend
+
+    @property
+    def portal(self) -> Portal:
+        with self._backend_lock:
+            if self._portal is None:
+                self._portal = Portal()
+            return self._portal
+
+    async def open(self) -> Conveyor:
+        """Connect to the backend (done on first use anyway)."""
+        await self.backend.open()
+        return self
+
+    async def connected(self) -> Backend:
+        """The backend, opened."""
+        backend = self.backend
+        await backend.open()
+        return backend
+
+    async def close(self) -> None:
+        if self._backend is not None:
+            await self._backend.close()
+        if self._portal is not None:
+            self._portal.close()
+            self._portal = None
+
+    async def __aenter__(self) -> Conveyor:
+        return await self.open()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- producing ------------------------------------------------------------------------------
+
+    async def enqueue_many(self, calls: Iterable[Signature[R]]) -> list[JobHandle[R]]:
+        """Store many checked calls (`task.s(...)`) in one backend operation."""
+        signatures = list(calls)
+        for call in signatures:
+            if not isinstance(call, Signature):
+                raise TypeError(f"enqueue_many takes task.s(...) signatures, got {call!r}")
+            if call.task.app is not self:
+                raise ConfigurationError(f"{call.task.name} belongs to another Conveyor app")
+        records = [s.record for s in signatures]
+        backend = await self.connected()
+        stored = await backend.enqueue(records)
+        return [
+            JobHandle(self, item.record.id, item.record.task, item.created) for item in stored
+        ]
+
+    def enqueue_many_sync(self, calls: Iterable[Signature[R]]) -> list[JobHandle[R]]:
+        return self.portal.call(self.enqueue_many(calls))
+
+    def job(self, job_id: str) -> JobHandle[Any]:
+        """A handle on an existing job, by id."""
+        return JobHandle(self, job_id, "?")
+
+    def decode_result(self, record: JobRecord) -> Any:
+        if record.result is None:
+            return None
+        task = self.tasks.get(record.task)
+        if task is None:
+            from conveyor.serialization import ANY_VALUE
+
+            return ANY_VALUE.decode(record.result)
+        return task.result_codec.decode(record.result)
+
+    def task_names(self) -> Sequence[str]:
+        return sorted(self.tasks)

@@ -1,0 +1,393 @@
+"""The Backend protocol: the one seam between conveyor and its stores.
+
+A backend stores job records and changes them atomically. `Backend` does the shared
+bookkeeping once (argument checks, waiting, notifications inside one process); each store
+implements the underscored storage primitives. Every primitive that changes more than one
+record does so in one transaction (or one script) of the store.
+
+Time is the backend's: due times, leases and expiries are computed by the store from its own
+clock, so a worker whose clock is skewed cannot requeue another's job early.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import dataclasses
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from typing import ClassVar
+
+from conveyor.errors import ConfigurationError
+from conveyor.job import JobError, JobRecord, JobState
+
+DEFAULT_MAX_RECOVERIES = 3
+WORKER_LOST = "worker_lost"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Lease:
+    """A worker's claim on a job; the token fences writes from a worker that lost it."""
+
+    job_id: str
+    token: str
+
+
+@dataclasses.dataclass(slots=True)
+class Ack:
+    """How one claimed job ended, reported by the worker that holds its lease.
+
+    `state` is the job's next state: SUCCEEDED, FAILED (dead-lettered), CANCELLED,
+    SCHEDULED (retry after `retry_in` seconds) or QUEUED (handed back unrun: the attempt
+    does not count). `follow_ups` are enqueued in the same transaction, only if the ack
+    is accepted.
+    """
+
+    lease: Lease
+    state: JobState
+    result: bytes | None = None
+    error: JobError | None = None
+    retry_in: float = 0.0
+    follow_ups: Sequence[JobRecord] = ()
+
+
+@dataclasses.dataclass(slots=True)
+class RunningUpdate:
+    """Progress and/or a checkpoint written by the job while it runs."""
+
+    lease: Lease
+    progress: float | None = None
+    message: str | None = None
+    checkpoint: bytes | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LeaseStatus:
+    held: bool
+    cancel_requested: bool = False
+
+
+LOST = LeaseStatus(held=False)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Enqueued:
+    record: JobRecord
+    created: bool  # False when a live job already had this id
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class JobFilter:
+    queue: str | None = None
+    state: JobState | None = None
+    task: str | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Recovered:
+    requeued: int
+    dead: int
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a backend can do, declared rather than discovered by users."""
+
+    shared_across_processes: bool
+    durable: bool
+    pushes_new_work: bool  # wakes idle workers in other processes without polling
+
+
+class Backend(abc.ABC):
+    """Base class of every backend. Public methods check arguments and notify waiters."""
+
+    capabilities: ClassVar[Capabilities]
+    url: str
+
+    def __init__(self) -> None:
+        self._waiters_lock = threading.Lock()
+        self._work_waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+        self._job_waiters: dict[str, set[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = {}
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Connect, create or migrate the schema. Safe to call twice."""
+
+    async def close(self) -> None:
+        """Release connections. Safe to call twice."""
+
+    # -- producers --------------------------------------------------------------------------
+
+    async def enqueue(self, jobs: Sequence[JobRecord]) -> list[Enqueued]:
+        """Store new jobs in one operation. A job whose id is live is returned, not stored."""
+        if not jobs:
+            return []
+        for job in jobs:
+            check_record(job)
+        results = await self._enqueue(jobs)
+        if any(r.created for r in results):
+            self._notify_work()
+        return results
+
+    async def cancel(self, job_id: str) -> JobRecord | None:
+        """Cancel a pending job now; ask an active one to stop. None if there is no such job."""
+        record = await self._cancel(job_id)
+        if record is not None and record.state.is_final:
+            self._notify_job(job_id)
+        return record
+
+    async def retry(self, job_id: str) -> JobRecord | None:
+        """Queue a failed or cancelled job again with a fresh attempt count."""
+        record = await self._retry(job_id)
+        if record is not None and record.state is JobState.QUEUED:
+            self._notify_work()
+        return record
+
+    # -- workers ---------------------------------------------------------------------------
+
+    async def claim(
+        self, queues: Sequence[str], limit: int, worker: str, lease_seconds: float
+    ) -> list[JobRecord]:
+        """Lease up to `limit` due jobs of `queues`, highest priority first, then oldest."""
+        if limit <= 0 or not queues:
+            return []
+        if lease_seconds <= 0:
+            raise ValueError("lease_seconds must be positive")
+        return await self._claim(queues, limit, worker, lease_seconds)
+
+    async def extend(
+        self, leases: Sequence[Lease], lease_seconds: float
+    ) -> dict[str, LeaseStatus]:
+        """Renew leases; a lease whose token no longer matches comes back not held."""
+        if not leases:
+            return {}
+        return await self._extend(leases, lease_seconds)
+
+    async def ack(self, acks: Sequence[Ack]) -> list[bool]:
+        """Apply outcomes atomically, one per job; False where the lease was lost."""
+        if not acks:
+            return []
+        accepted = await self._ack(acks)
+        for item, ok in zip(acks, accepted, strict=True):
+            if not ok:
+                continue
+            if item.state.is_final:
+                self._notify_job(item.lease.job_id)
+            elif item.state is JobState.QUEUED:
+                self._notify_work()
+            if item.follow_ups:
+                self._notify_work()
+        return accepted
+
+    async def update_running(self, updates: Sequence[RunningUpdate]) -> list[bool]:
+        """Record progress and checkpoints; False where the lease was lost."""
+        if not updates:
+            return []
+        return await self._update_running(updates)
+
+    async def recover_expired(self, max_recoveries: int = DEFAULT_MAX_RECOVERIES) -> Recovered:
+        """Requeue active jobs whose lease expired; dead-letter those recovered too often."""
+        recovered = await self._recover_expired(max_recoveries)
+        if recovered.requeued:
+            self._notify_work()
+        return recovered
+
+    async def wait_for_work(self, queues: Sequence[str], timeout: float) -> None:
+        """Return when new work may be due, or after `timeout` seconds at most."""
+        await self._wait_work(timeout)
+
+    # -- readers ----------------------------------------------------------------------------
+
+    async def get(self, job_id: str) -> JobRecord | None:
+        """The job, or None if it never existed or its record expired."""
+        return await self._get(job_id)
+
+    async def list(self, query: JobFilter) -> list[JobRecord]:
+        """Jobs matching the filter, newest first."""
+        if query.limit < 0 or query.offset < 0:
+            raise ValueError("limit and offset must be >= 0")
+        return await self._list(query)
+
+    async def counts(self) -> dict[str, dict[JobState, int]]:
+        """Number of live jobs per queue and state."""
+        return await self._counts()
+
+    async def purge(
+        self,
+        states: Iterable[JobState],
+        older_than: float | None = None,
+        queue: str | None = None,
+    ) -> int:
+        """Delete finished jobs (all of them, or those finished `older_than` seconds ago)."""
+        wanted = frozenset(states)
+        if not wanted <= FINISHED:
+            raise ValueError("only finished jobs can be purged: succeeded, failed, cancelled")
+        return await self._purge(wanted, older_than, queue)
+
+    async def purge_expired(self) -> int:
+        """Delete jobs whose result time-to-live has passed."""
+        return await self._purge_expired()
+
+    async def wait_final(self, job_id: str, deadline: float | None) -> JobRecord | None:
+        """Wait until the job ends or the monotonic `deadline` passes; return its record."""
+        poll = 0.002
+        while True:
+            record = await self.get(job_id)
+            if record is None or record.state.is_final:
+                return record
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return record
+            wait = poll if remaining is None else min(poll, remaining)
+            await self._wait_job(job_id, wait)
+            poll = min(poll * 2, self._result_poll_ceiling)
+
+    async def now(self) -> float:
+        """The backend's clock, in epoch seconds."""
+        return await self._now()
+
+    # -- storage primitives --------------------------------------------------------------------
+
+    # The longest pause between two looks at a job another process may finish.
+    _result_poll_ceiling: ClassVar[float] = 0.1
+
+    @abc.abstractmethod
+    async def _enqueue(self, jobs: Sequence[JobRecord]) -> list[Enqueued]: ...
+
+    @abc.abstractmethod
+    async def _claim(
+        self, queues: Sequence[str], limit: int, worker: str, lease_seconds: float
+    ) -> list[JobRecord]: ...
+
+    @abc.abstractmethod
+    async def _extend(
+        self, leases: Sequence[Lease], lease_seconds: float
+    ) -> dict[str, LeaseStatus]: ...
+
+    @abc.abstractmethod
+    async def _ack(self, acks: Sequence[Ack]) -> list[bool]: ...
+
+    @abc.abstractmethod
+    async def _update_running(self, updates: Sequence[RunningUpdate]) -> list[bool]: ...
+
+    @abc.abstractmethod
+    async def _recover_expired(self, max_recoveries: int) -> Recovered: ...
+
+    @abc.abstractmethod
+    async def _cancel(self, job_id: str) -> JobRecord | None: ...
+
+    @abc.abstractmethod
+    async def _retry(self, job_id: str) -> JobRecord | None: ...
+
+    @abc.abstractmethod
+    async def _get(self, job_id: str) -> JobRecord | None: ...
+
+    @abc.abstractmethod
+    async def _list(self, query: JobFilter) -> list[JobRecord]: ...
+
+    @abc.abstractmethod
+    async def _counts(self) -> dict[str, dict[JobState, int]]: ...
+
+    @abc.abstractmethod
+    async def _purge(
+        self, states: frozenset[JobState], older_than: float | None, queue: str | None
+    ) -> int: ...
+
+    @abc.abstractmethod
+    async def _purge_expired(self) -> int: ...
+
+    @abc.abstractmethod
+    async def _now(self) -> float: ...
+
+    # -- notifications inside this process ----------------------------------------------------
+
+    def _notify_work(self) -> None:
+        with self._waiters_lock:
+            waiters = list(self._work_waiters)
+        _wake(waiters)
+
+    def _notify_job(self, job_id: str) -> None:
+        with self._waiters_lock:
+            waiters = list(self._job_waiters.get(job_id, ()))
+        _wake(waiters)
+
+    async def _wait_job(self, job_id: str, timeout: float) -> bool:
+        """Wait for this process to finish the job; True if woken before `timeout`."""
+        with self._waiters_lock:
+            waiters = self._job_waiters.setdefault(job_id, set())
+        return await self._wait(waiters, job_id, timeout)
+
+    async def _wait_work(self, timeout: float) -> bool:
+        """Wait for this process to add work; True if woken before `timeout`."""
+        return await self._wait(self._work_waiters, None, timeout)
+
+    async def _wait(
+        self,
+        waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]],
+        job_id: str | None,
+        timeout: float,
+    ) -> bool:
+        entry = (asyncio.get_running_loop(), asyncio.Event())
+        with self._waiters_lock:
+            waiters.add(entry)
+        try:
+            async with asyncio.timeout(max(0.0, timeout)):
+                await entry[1].wait()
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            with self._waiters_lock:
+                waiters.discard(entry)
+                if job_id is not None and not waiters:
+                    self._job_waiters.pop(job_id, None)
+
+
+FINISHED = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
+
+
+def _wake(waiters: Iterable[tuple[asyncio.AbstractEventLoop, asyncio.Event]]) -> None:
+    for loop, event in waiters:
+        try:
+            loop.call_soon_threadsafe(event.set)
+        except RuntimeError:  # that loop has closed; its waiter is gone
+            pass
+
+
+def check_record(job: JobRecord) -> None:
+    """Reject a record no backend should store; the message says what to change."""
+    if not job.id or len(job.id) > 200:
+        raise ConfigurationError("a job id must be a non-empty string of at most 200 characters")
+    if not job.queue or len(job.queue) > 100:
+        raise ConfigurationError("a queue name must be a non-empty string of at most 100 characters")
+    if job.max_attempts < 1:
+        raise ConfigurationError("max_attempts must be at least 1")
+    if job.delay < 0:
+        raise ConfigurationError("a delay cannot be negative")
+
+
+def worker_lost_error(recoveries: int) -> JobError:
+    return JobError(
+        type="WorkerLost",
+        message=(
+            f"the job's worker stopped answering {recoveries + 1} times while running it; "
+            "it was dead-lettered so it cannot crash more workers"
+        ),
+        reason=WORKER_LOST,
+    )
+
+
+def reset_for_retry(record: JobRecord) -> None:
+    record.attempts = 0
+    record.recoveries = 0
+    record.error = None
+    record.result = None
+    record.finished_at = None
+    record.expires_at = None
+    record.cancel_requested = False
+    record.progress = None
+    record.progress_message = None

@@ -1,0 +1,339 @@
+"""`memory://`: a real backend held in this process's memory, for tests and scripts.
+
+It passes the same contract suite as the durable backends. State lives behind one lock so
+it can be shared by the event loop of a worker and the loop that serves sync callers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import heapq
+import itertools
+import secrets
+import threading
+import time
+from collections.abc import Sequence
+from typing import ClassVar
+
+from conveyor.backends.base import (
+    LOST,
+    Ack,
+    Backend,
+    Capabilities,
+    Enqueued,
+    JobFilter,
+    Lease,
+    LeaseStatus,
+    Recovered,
+    RunningUpdate,
+    reset_for_retry,
+    worker_lost_error,
+)
+from conveyor.job import PENDING_STATES, JobRecord, JobState
+
+_HeapEntry = tuple[int, float, int, str, int]  # -priority, due_at, seq, job id, version
+
+
+class MemoryBackend(Backend):
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        shared_across_processes=False, durable=False, pushes_new_work=True
+    )
+
+    def __init__(self, url: str = "memory://") -> None:
+        super().__init__()
+        self.url = url
+        self._lock = threading.Lock()
+        self._jobs: dict[str, JobRecord] = {}
+        self._seq: dict[str, int] = {}
+        self._version: dict[str, int] = {}
+        self._ready: dict[str, list[_HeapEntry]] = {}
+        self._scheduled: list[tuple[float, str, int]] = []
+        self._counter = itertools.count(1)
+
+    # -- helpers (call with the lock held) ------------------------------------------------
+
+    def _live(self, job_id: str, now: float) -> JobRecord | None:
+        record = self._jobs.get(job_id)
+        if record is not None and record.expires_at is not None and record.expires_at <= now:
+            self._drop(job_id)
+            return None
+        return record
+
+    def _drop(self, job_id: str) -> None:
+        self._jobs.pop(job_id, None)
+        self._seq.pop(job_id, None)
+        self._version.pop(job_id, None)
+
+    def _push(self, record: JobRecord, now: float) -> None:
+        version = self._version.get(record.id, 0) + 1
+        self._version[record.id] = version
+        if record.due_at <= now:
+            record.state = JobState.QUEUED
+            entry = (-record.priority, record.due_at, self._seq[record.id], record.id, version)
+            heapq.heappush(self._ready.setdefault(record.queue, []), entry)
+        else:
+            record.state = JobState.SCHEDULED
+            heapq.heappush(self._scheduled, (record.due_at, record.id, version))
+
+    def _promote_due(self, now: float) -> None:
+        while self._scheduled and self._scheduled[0][0] <= now:
+            _, job_id, version = heapq.heappop(self._scheduled)
+            record = self._jobs.get(job_id)
+            if record is not None and self._version.get(job_id) == version:
+                self._push(record, now)
+
+    def _finish(self, record: JobRecord, state: JobState, now: float) -> None:
+        record.state = state
+        record.finished_at = now
+        record.lease_token = None
+        record.lease_expires_at = None
+        self._version[record.id] = self._version.get(record.id, 0) + 1
+        if state is not JobState.FAILED and record.result_ttl is not None:
+            record.expires_at = now + record.result_ttl
+
+    def _insert(self, job: JobRecord, now: float) -> Enqueued:
+        existing = self._live(job.id, now)
+        if existing is not None:
+            return Enqueued(_copy(existing), created=False)
+        record = _copy(job)
+        record.enqueued_at = now
+        record.due_at = now + job.delay
+        record.attempts = 0
+        self._jobs[record.id] = record
+        self._seq[record.id] = next(self._counter)
+        self._push(record, now)
+        return Enqueued(_copy(record), created=True)
+
+    def _held(self, lease: Lease) -> JobRecord | None:
+        record = self._jobs.get(lease.job_id)
+        if record is None or record.state is not JobState.ACTIVE:
+            return None
+        return record if record.lease_token == lease.token else None
+
+    # -- primitives ------------------------------------------------------------------------
+
+    async def _enqueue(self, jobs: Sequence[JobRecord]) -> list[Enqueued]:
+        with self._lock:
+            now = time.time()
+            return [self._insert(job, now) for job in jobs]
+
+    async def _claim(
+        self, queues: Sequence[str], limit: int, worker: str, lease_seconds: float
+    ) -> list[JobRecord]:
+        claimed: list[JobRecord] = []
+        token = secrets.token_hex(8)
+        with self._lock:
+            now = time.time()
+            self._promote_due(now)
+            heaps = [self._ready[q] for q in dict.fromkeys(queues) if q in self._ready]
+            while len(claimed) < limit:
+                best: list[_HeapEntry] | None = None
+                for heap in heaps:
+                    while heap and not self._valid(heap[0]):
+                        heapq.heappop(heap)
+                    if heap and (best is None or heap[0] < best[0]):
+                        best = heap
+                if best is None:
+                    break
+                record = self._jobs[heapq.heappop(best)[3]]
+                self._version[record.id] += 1
+                record.state = JobState.ACTIVE
+                record.attempts += 1
+                record.lease_token = token
+                record.lease_expires_at = now + lease_seconds
+                record.started_at = now
+                record.worker = worker
+                claimed.append(_copy(record))
+        return claimed
+
+    def _valid(self, entry: _HeapEntry) -> bool:
+        record = self._jobs.get(entry[3])
+        return (
+            record is not None
+            and record.state in PENDING_STATES
+            and self._version.get(record.id) == entry[4]
+        )
+
+    async def _extend(
+        self, leases: Sequence[Lease], lease_seconds: float
+    ) -> dict[str, LeaseStatus]:
+        statuses: dict[str, LeaseStatus] = {}
+        with self._lock:
+            now = time.time()
+            for lease in leases:
+                record = self._held(lease)
+                if record is None:
+                    statuses[lease.job_id] = LOST
+                    continue
+                record.lease_expires_at = now + lease_seconds
+                statuses[lease.job_id] = LeaseStatus(True, record.cancel_requested)
+        return statuses
+
+    async def _ack(self, acks: Sequence[Ack]) -> list[bool]:
+        accepted: list[bool] = []
+        with self._lock:
+            now = time.time()
+            for item in acks:
+                record = self._held(item.lease)
+                if record is None:
+                    accepted.append(False)
+                    continue
+                accepted.append(True)
+                if item.state is JobState.SCHEDULED or item.state is JobState.QUEUED:
+                    if item.state is JobState.QUEUED:
+                        record.attempts -= 1  # handed back unrun: the attempt does not count
+                    record.lease_token = None
+                    record.lease_expires_at = None
+                    record.worker = None
+                    record.error = item.error
+                    record.due_at = now + item.retry_in
+                    self._push(record, now)
+                else:
+                    record.result = item.result
+                    record.error = item.error
+                    self._finish(record, item.state, now)
+                for follow_up in item.follow_ups:
+                    self._insert(follow_up, now)
+        return accepted
+
+    async def _update_running(self, updates: Sequence[RunningUpdate]) -> list[bool]:
+        accepted: list[bool] = []
+        with self._lock:
+            for update in updates:
+                record = self._held(update.lease)
+                accepted.append(record is not None)
+                if record is None:
+                    continue
+                if update.progress is not None:
+                    record.progress = update.progress
+                    record.progress_message = update.message
+                if update.checkpoint is not None:
+                    record.checkpoint = update.checkpoint
+        return accepted
+
+    async def _recover_expired(self, max_recoveries: int) -> Recovered:
+        requeued = dead = 0
+        with self._lock:
+            now = time.time()
+            for record in list(self._jobs.values()):
+                if record.state is not JobState.ACTIVE:
+                    continue
+                if record.lease_expires_at is None or record.lease_expires_at > now:
+                    continue
+                if record.recoveries >= max_recoveries:
+                    record.error = worker_lost_error(record.recoveries)
+                    self._finish(record, JobState.FAILED, now)
+                    dead += 1
+                else:
+                    record.recoveries += 1
+                    record.lease_token = None
+                    record.lease_expires_at = None
+                    record.worker = None
+                    self._push(record, now)
+                    requeued += 1
+        return Recovered(requeued, dead)
+
+    async def _cancel(self, job_id: str) -> JobRecord | None:
+        with self._lock:
+            now = time.time()
+            record = self._live(job_id, now)
+            if record is None:
+                return None
+            if record.state in PENDING_STATES:
+                self._finish(record, JobState.CANCELLED, now)
+            elif record.state is JobState.ACTIVE:
+                record.cancel_requested = True
+            return _copy(record)
+
+    async def _retry(self, job_id: str) -> JobRecord | None:
+        with self._lock:
+            now = time.time()
+            record = self._live(job_id, now)
+            if record is None:
+                return None
+            if record.state in (JobState.FAILED, JobState.CANCELLED):
+                reset_for_retry(record)
+                record.due_at = now
+                self._push(record, now)
+            return _copy(record)
+
+    async def _get(self, job_id: str) -> JobRecord | None:
+        with self._lock:
+            now = time.time()
+            record = self._live(job_id, now)
+            return None if record is None else _observed(record, now)
+
+    async def _list(self, query: JobFilter) -> list[JobRecord]:
+        with self._lock:
+            now = time.time()
+            ordered = sorted(self._jobs.values(), key=lambda r: self._seq[r.id], reverse=True)
+            matching = [
+                seen
+                for seen in (_observed(r, now) for r in ordered if not _expired(r, now))
+                if (query.queue is None or seen.queue == query.queue)
+                and (query.state is None or seen.state is query.state)
+                and (query.task is None or seen.task == query.task)
+            ]
+        return matching[query.offset : query.offset + query.limit]
+
+    async def _counts(self) -> dict[str, dict[JobState, int]]:
+        counts: dict[str, dict[JobState, int]] = {}
+        with self._lock:
+            now = time.time()
+            for record in self._jobs.values():
+                if _expired(record, now):
+                    continue
+                state = _observed(record, now).state
+                per_queue = counts.setdefault(record.queue, {})
+                per_queue[state] = per_queue.get(state, 0) + 1
+        return counts
+
+    async def _purge(
+        self, states: frozenset[JobState], older_than: float | None, queue: str | None
+    ) -> int:
+        with self._lock:
+            now = time.time()
+            doomed = [
+                r.id
+                for r in self._jobs.values()
+                if r.state in states
+                and (queue is None or r.queue == queue)
+                and (older_than is None or (r.finished_at or now) <= now - older_than)
+            ]
+            for job_id in doomed:
+                self._drop(job_id)
+        return len(doomed)
+
+    async def _purge_expired(self) -> int:
+        with self._lock:
+            now = time.time()
+            doomed = [r.id for r in self._jobs.values() if _expired(r, now)]
+            for job_id in doomed:
+                self._drop(job_id)
+        return len(doomed)
+
+    async def _now(self) -> float:
+        return time.time()
+
+    async def wait_for_work(self, queues: Sequence[str], timeout: float) -> None:
+        with self._lock:
+            next_due = self._scheduled[0][0] if self._scheduled else None
+        if next_due is not None:
+            timeout = min(timeout, max(0.0, next_due - time.time()))
+        await super().wait_for_work(queues, timeout)
+
+
+def _copy(record: JobRecord) -> JobRecord:
+    return dataclasses.replace(record, headers=dict(record.headers))
+
+
+def _expired(record: JobRecord, now: float) -> bool:
+    return record.expires_at is not None and record.expires_at <= now
+
+
+def _observed(record: JobRecord, now: float) -> JobRecord:
+    """A copy as readers see it: a scheduled job whose time has come reads as queued."""
+    seen = _copy(record)
+    if seen.state is JobState.SCHEDULED and seen.due_at <= now:
+        seen.state = JobState.QUEUED
+    return seen

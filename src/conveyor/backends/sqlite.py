@@ -1,0 +1,460 @@
+"""`sqlite:///path`: the embedded default. Durable, and shared by processes on one machine.
+
+WAL mode with `synchronous=FULL` unless the URL asks for `?synchronous=normal` (faster,
+and still safe against a process crash, but a power loss or OS crash may drop the last
+commits). Writes from one process share commits (see `sqlite_thread`); workers in other
+processes notice new work by watching `PRAGMA data_version`, a cheap in-memory check.
+The machine's clock is the backend's clock: every process shares it.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from conveyor.backends.base import (
+    LOST,
+    Ack,
+    Backend,
+    Capabilities,
+    Enqueued,
+    JobFilter,
+    Lease,
+    LeaseStatus,
+    Recovered,
+    RunningUpdate,
+    worker_lost_error,
+)
+from conveyor.backends.sqlite_schema import migrate
+from conveyor.backends.sqlite_thread import SQLiteThread
+from conveyor.errors import BackendUnavailable, ConfigurationError
+from conveyor.job import JobError, JobRecord, JobState
+
+COLUMNS = (
+    "seq, id, task, queue, state, priority, payload, headers, attempts, max_attempts, "
+    "recoveries, timeout, result_ttl, enqueued_at, due_at, started_at, finished_at, "
+    "lease_token, lease_expires_at, worker, result, error, progress, progress_message, "
+    "checkpoint, cancel_requested, expires_at"
+)
+INSERT = (
+    "INSERT INTO conveyor_jobs (id, task, queue, state, priority, payload, headers, "
+    "max_attempts, timeout, result_ttl, enqueued_at, due_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+LIVE = "(expires_at IS NULL OR expires_at > ?)"
+SYNC_MODES = {"full": "FULL", "normal": "NORMAL", "extra": "EXTRA"}
+# how often an idle worker looks for commits made by other processes
+WATCH_INTERVAL = 0.002
+
+
+class SQLiteBackend(Backend):
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        shared_across_processes=True, durable=True, pushes_new_work=False
+    )
+    _result_poll_ceiling = 0.05
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.url = url
+        self.path, self.synchronous, self.busy_timeout = _parse(url)
+        self._thread = SQLiteThread(self._connect_and_migrate)
+        self._watch_lock = threading.Lock()
+        self._watch: sqlite3.Connection | None = None
+        self._opened = False
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+        except sqlite3.Error as exc:
+            raise BackendUnavailable(f"cannot open SQLite database {self.path!r}: {exc}") from exc
+        return conn
+
+    def _connect_and_migrate(self) -> sqlite3.Connection:
+        conn = self._connect()
+        try:
+            migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    async def open(self) -> None:
+        with self._watch_lock:
+            self._open()
+
+    def _open(self) -> None:
+        if self._opened:
+            return
+        if self.path != ":memory:":
+            parent = Path(self.path).parent
+            if not parent.is_dir():
+                raise BackendUnavailable(
+                    f"cannot open SQLite database {self.path!r}: folder {str(parent)!r} does "
+                    "not exist; create it or fix the URL"
+                )
+        self._thread.start()
+        try:
+            self._watch = self._connect()
+        except BaseException:
+            self._thread.stop()
+            raise
+        self._opened = True
+
+    async def close(self) -> None:
+        if not self._opened:
+            return
+        self._opened = False
+        self._thread.stop()
+        with self._watch_lock:
+            if self._watch is not None:
+                self._watch.close()
+                self._watch = None
+
+    # -- primitives --------------------------------------------------------------------------
+
+    async def _enqueue(self, jobs: Sequence[JobRecord]) -> list[Enqueued]:
+        return await self._thread.run(lambda conn, now: _insert(conn, jobs, now))
+
+    async def _claim(
+        self, queues: Sequence[str], limit: int, worker: str, lease_seconds: float
+    ) -> list[JobRecord]:
+        token = secrets.token_hex(8)
+        wanted = list(dict.fromkeys(queues))
+        marks = ", ".join("?" * len(wanted))
+        sql = (
+            "UPDATE conveyor_jobs SET state = 'active', attempts = attempts + 1, "
+            "lease_token = ?, lease_expires_at = ?, started_at = ?, worker = ? "
+            "WHERE seq IN (SELECT seq FROM conveyor_jobs "
+            f"WHERE state IN ('queued', 'scheduled') AND queue IN ({marks}) AND due_at <= ? "
+            f"ORDER BY priority DESC, due_at, seq LIMIT ?) RETURNING {COLUMNS}"
+        )
+
+        def claim(conn: sqlite3.Connection, now: float) -> list[JobRecord]:
+            params = (token, now + lease_seconds, now, worker, *wanted, now, limit)
+            records = [_record(row) for row in conn.execute(sql, params)]
+            records.sort(key=lambda r: (-r.priority, r.due_at))
+            return records
+
+        return await self._thread.run(claim)
+
+    async def _extend(
+        self, leases: Sequence[Lease], lease_seconds: float
+    ) -> dict[str, LeaseStatus]:
+        sql = (
+            "UPDATE conveyor_jobs SET lease_expires_at = ? "
+            "WHERE id = ? AND lease_token = ? AND state = 'active' RETURNING cancel_requested"
+        )
+
+        def extend(conn: sqlite3.Connection, now: float) -> dict[str, LeaseStatus]:
+            statuses: dict[str, LeaseStatus] = {}
+            for lease in leases:
+                row = conn.execute(sql, (now + lease_seconds, lease.job_id, lease.token)).fetchone()
+                statuses[lease.job_id] = LOST if row is None else LeaseStatus(True, bool(row[0]))
+            return statuses
+
+        return await self._thread.run(extend)
+
+    async def _ack(self, acks: Sequence[Ack]) -> list[bool]:
+        return await self._thread.run(lambda conn, now: [_apply(conn, a, now) for a in acks])
+
+    async def _update_running(self, updates: Sequence[RunningUpdate]) -> list[bool]:
+        sql = (
+            "UPDATE conveyor_jobs SET progress = coalesce(?, progress), "
+            "progress_message = CASE WHEN ? IS NULL THEN progress_message ELSE ? END, "
+            "checkpoint = coalesce(?, checkpoint) "
+            "WHERE id = ? AND lease_token = ? AND state = 'active'"
+        )
+
+        def update(conn: sqlite3.Connection, now: float) -> list[bool]:
+            accepted = []
+            for u in updates:
+                message = u.message if u.progress is not None else None
+                params = (u.progress, u.progress, message, u.checkpoint, u.lease.job_id, u.lease.token)
+                accepted.append(conn.execute(sql, params).rowcount == 1)
+            return accepted
+
+        return await self._thread.run(update)
+
+    async def _recover_expired(self, max_recoveries: int) -> Recovered:
+        error = json.dumps(worker_lost_error(max_recoveries).to_dict())
+
+        def recover(conn: sqlite3.Connection, now: float) -> Recovered:
+            dead = conn.execute(
+                "UPDATE conveyor_jobs SET state = 'failed', error = ?, finished_at = ?, "
+                "lease_token = NULL, lease_expires_at = NULL "
+                "WHERE state = 'active' AND lease_expires_at <= ? AND recoveries >= ?",
+                (error, now, now, max_recoveries),
+            ).rowcount
+            requeued = conn.execute(
+                "UPDATE conveyor_jobs SET state = 'queued', recoveries = recoveries + 1, "
+                "lease_token = NULL, lease_expires_at = NULL, worker = NULL "
+                "WHERE state = 'active' AND lease_expires_at <= ?",
+                (now,),
+            ).rowcount
+            return Recovered(requeued, dead)
+
+        return await self._thread.run(recover)
+
+    async def _cancel(self, job_id: str) -> JobRecord | None:
+        def cancel(conn: sqlite3.Connection, now: float) -> JobRecord | None:
+            conn.execute(
+                "UPDATE conveyor_jobs SET state = 'cancelled', finished_at = ?, "
+                "expires_at = CASE WHEN result_ttl IS NULL THEN NULL ELSE ? + result_ttl END "
+                f"WHERE id = ? AND state IN ('queued', 'scheduled') AND {LIVE}",
+                (now, now, job_id, now),
+            )
+            conn.execute(
+                "UPDATE conveyor_jobs SET cancel_requested = 1 WHERE id = ? AND state = 'active'",
+                (job_id,),
+            )
+            return _select(conn, job_id, now)
+
+        return await self._thread.run(cancel)
+
+    async def _retry(self, job_id: str) -> JobRecord | None:
+        def retry(conn: sqlite3.Connection, now: float) -> JobRecord | None:
+            record = _select(conn, job_id, now)
+            if record is None or record.state not in (JobState.FAILED, JobState.CANCELLED):
+                return record
+            conn.execute(
+                "UPDATE conveyor_jobs SET state = 'queued', due_at = ?, attempts = 0, "
+                "recoveries = 0, error = NULL, result = NULL, finished_at = NULL, "
+                "expires_at = NULL, cancel_requested = 0, progress = NULL, "
+                "progress_message = NULL WHERE id = ?",
+                (now, job_id),
+            )
+            return _select(conn, job_id, now)
+
+        return await self._thread.run(retry)
+
+    async def _get(self, job_id: str) -> JobRecord | None:
+        return await self._thread.run(lambda conn, now: _select(conn, job_id, now), writes=False)
+
+    async def _list(self, query: JobFilter) -> list[JobRecord]:
+        clauses = [LIVE]
+        params: list[Any] = []
+        if query.queue is not None:
+            clauses.append("queue = ?")
+            params.append(query.queue)
+        if query.task is not None:
+            clauses.append("task = ?")
+            params.append(query.task)
+        if query.state is JobState.QUEUED:
+            clauses.append("(state = 'queued' OR (state = 'scheduled' AND due_at <= ?))")
+        elif query.state is JobState.SCHEDULED:
+            clauses.append("state = 'scheduled' AND due_at > ?")
+        elif query.state is not None:
+            clauses.append("state = ?")
+            params.append(query.state.value)
+        where = " AND ".join(clauses)
+        sql = f"SELECT {COLUMNS} FROM conveyor_jobs WHERE {where} ORDER BY seq DESC LIMIT ? OFFSET ?"
+
+        def select(conn: sqlite3.Connection, now: float) -> list[JobRecord]:
+            args: list[Any] = [now, *params]
+            if query.state in (JobState.QUEUED, JobState.SCHEDULED):
+                args.append(now)
+            args += [query.limit, query.offset]
+            return [_observe(_record(row), now) for row in conn.execute(sql, args)]
+
+        return await self._thread.run(select, writes=False)
+
+    async def _counts(self) -> dict[str, dict[JobState, int]]:
+        sql = (
+            "SELECT queue, CASE WHEN state = 'scheduled' AND due_at <= ? THEN 'queued' "
+            f"ELSE state END AS seen, count(*) FROM conveyor_jobs WHERE {LIVE} GROUP BY queue, seen"
+        )
+
+        def count(conn: sqlite3.Connection, now: float) -> dict[str, dict[JobState, int]]:
+            counts: dict[str, dict[JobState, int]] = {}
+            for queue, state, n in conn.execute(sql, (now, now)):
+                counts.setdefault(queue, {})[JobState(state)] = n
+            return counts
+
+        return await self._thread.run(count, writes=False)
+
+    async def _purge(
+        self, states: frozenset[JobState], older_than: float | None, queue: str | None
+    ) -> int:
+        wanted = [s.value for s in states]
+        marks = ", ".join("?" * len(wanted))
+
+        def purge(conn: sqlite3.Connection, now: float) -> int:
+            sql = f"DELETE FROM conveyor_jobs WHERE state IN ({marks})"
+            params: list[Any] = list(wanted)
+            if older_than is not None:
+                sql += " AND finished_at <= ?"
+                params.append(now - older_than)
+            if queue is not None:
+                sql += " AND queue = ?"
+                params.append(queue)
+            return conn.execute(sql, params).rowcount
+
+        return await self._thread.run(purge)
+
+    async def _purge_expired(self) -> int:
+        return await self._thread.run(
+            lambda conn, now: conn.execute(
+                "DELETE FROM conveyor_jobs WHERE expires_at IS NOT NULL AND expires_at <= ?", (now,)
+            ).rowcount
+        )
+
+    async def _now(self) -> float:
+        return time.time()
+
+    # -- waiting for other processes ---------------------------------------------------------
+
+    async def wait_for_work(self, queues: Sequence[str], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        version, next_due = self._look()
+        if next_due is not None:
+            deadline = min(deadline, time.monotonic() + max(0.0, next_due - time.time()))
+        while (remaining := deadline - time.monotonic()) > 0:
+            if await self._wait_work(min(WATCH_INTERVAL, remaining)):
+                return
+            if self._look()[0] != version:
+                return
+
+    def _look(self) -> tuple[int, float | None]:
+        """The database's change counter and the earliest due time of a scheduled job."""
+        with self._watch_lock:
+            if self._watch is None:
+                raise BackendUnavailable("the SQLite backend is closed")
+            (version,) = self._watch.execute("PRAGMA data_version").fetchone()
+            (next_due,) = self._watch.execute(
+                "SELECT min(due_at) FROM conveyor_jobs WHERE state = 'scheduled'"
+            ).fetchone()
+        return int(version), next_due
+
+
+def _parse(url: str) -> tuple[str, str, float]:
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme != "sqlite" or parsed.netloc:
+        raise ConfigurationError(
+            f"bad SQLite URL {url!r}: write sqlite:///relative/path.db or sqlite:////abs/path.db"
+        )
+    path = urllib.parse.unquote(parsed.path[1:] if parsed.path.startswith("/") else parsed.path)
+    if not path:
+        raise ConfigurationError(f"bad SQLite URL {url!r}: it names no file (sqlite:///jobs.db)")
+    options = dict(urllib.parse.parse_qsl(parsed.query))
+    unknown = set(options) - {"synchronous", "busy_timeout"}
+    if unknown:
+        raise ConfigurationError(
+            f"unknown SQLite URL option(s) {sorted(unknown)}: use synchronous=full|normal "
+            "and busy_timeout=SECONDS"
+        )
+    mode = options.get("synchronous", "full").lower()
+    if mode not in SYNC_MODES:
+        raise ConfigurationError(f"synchronous must be full, normal or extra, got {mode!r}")
+    try:
+        busy_timeout = float(options.get("busy_timeout", "30"))
+    except ValueError:
+        raise ConfigurationError("busy_timeout must be a number of seconds") from None
+    return path, SYNC_MODES[mode], busy_timeout
+
+
+def _insert(conn: sqlite3.Connection, jobs: Sequence[JobRecord], now: float) -> list[Enqueued]:
+    """Insert jobs whose id is not live; return each job's record, new or existing."""
+    existing: dict[str, JobRecord] = {}
+    ids = list(dict.fromkeys(job.id for job in jobs))
+    for chunk in _chunks(ids, 500):
+        marks = ", ".join("?" * len(chunk))
+        rows = conn.execute(f"SELECT {COLUMNS} FROM conveyor_jobs WHERE id IN ({marks})", chunk)
+        for row in rows:
+            record = _record(row)
+            if record.expires_at is not None and record.expires_at <= now:
+                conn.execute("DELETE FROM conveyor_jobs WHERE seq = ?", (row[0],))
+            else:
+                existing[record.id] = _observe(record, now)
+    results: list[Enqueued] = []
+    fresh: list[tuple[Any, ...]] = []
+    for job in jobs:
+        if job.id in existing:
+            results.append(Enqueued(existing[job.id], created=False))
+            continue
+        due_at = now + job.delay
+        state = JobState.QUEUED if due_at <= now else JobState.SCHEDULED
+        record = JobRecord(
+            id=job.id, task=job.task, queue=job.queue, payload=job.payload,
+            priority=job.priority, state=state, headers=dict(job.headers),
+            max_attempts=job.max_attempts, timeout=job.timeout, result_ttl=job.result_ttl,
+            enqueued_at=now, due_at=due_at,
+        )  # fmt: skip
+        existing[job.id] = record
+        results.append(Enqueued(record, created=True))
+        fresh.append((
+            job.id, job.task, job.queue, state.value, job.priority, job.payload,
+            json.dumps(job.headers) if job.headers else None, job.max_attempts, job.timeout,
+            job.result_ttl, now, due_at,
+        ))  # fmt: skip
+    conn.executemany(INSERT, fresh)
+    return results
+
+
+def _apply(conn: sqlite3.Connection, ack: Ack, now: float) -> bool:
+    error = None if ack.error is None else json.dumps(ack.error.to_dict())
+    lease = (ack.lease.job_id, ack.lease.token)
+    held = "WHERE id = ? AND lease_token = ? AND state = 'active'"
+    if ack.state in (JobState.SCHEDULED, JobState.QUEUED):
+        due_at = now + ack.retry_in
+        state = JobState.SCHEDULED if due_at > now else JobState.QUEUED
+        unrun = 1 if ack.state is JobState.QUEUED else 0  # handed back: the attempt does not count
+        cursor = conn.execute(
+            "UPDATE conveyor_jobs SET state = ?, due_at = ?, error = coalesce(?, error), "
+            "attempts = attempts - ?, lease_token = NULL, lease_expires_at = NULL, worker = NULL "
+            + held,
+            (state.value, due_at, error, unrun, *lease),
+        )
+    else:
+        keep = ack.state is JobState.FAILED  # the dead-letter store is kept until purged
+        cursor = conn.execute(
+            "UPDATE conveyor_jobs SET state = ?, result = ?, error = ?, finished_at = ?, "
+            "expires_at = CASE WHEN ? OR result_ttl IS NULL THEN NULL ELSE ? + result_ttl END, "
+            "lease_token = NULL, lease_expires_at = NULL " + held,
+            (ack.state.value, ack.result, error, now, keep, now, *lease),
+        )
+    if cursor.rowcount != 1:
+        return False
+    if ack.follow_ups:
+        _insert(conn, ack.follow_ups, now)
+    return True
+
+
+def _select(conn: sqlite3.Connection, job_id: str, now: float) -> JobRecord | None:
+    row = conn.execute(
+        f"SELECT {COLUMNS} FROM conveyor_jobs WHERE id = ? AND {LIVE}", (job_id, now)
+    ).fetchone()
+    return None if row is None else _observe(_record(row), now)
+
+
+def _observe(record: JobRecord, now: float) -> JobRecord:
+    if record.state is JobState.SCHEDULED and record.due_at <= now:
+        record.state = JobState.QUEUED
+    return record
+
+
+def _record(row: Sequence[Any]) -> JobRecord:
+    return JobRecord(
+        id=row[1], task=row[2], queue=row[3], state=JobState(row[4]), priority=row[5],
+        payload=row[6], headers=json.loads(row[7]) if row[7] else {}, attempts=row[8],
+        max_attempts=row[9], recoveries=row[10], timeout=row[11], result_ttl=row[12],
+        enqueued_at=row[13], due_at=row[14], started_at=row[15], finished_at=row[16],
+        lease_token=row[17], lease_expires_at=row[18], worker=row[19], result=row[20],
+        error=JobError.from_dict(json.loads(row[21])) if row[21] else None,
+        progress=row[22], progress_message=row[23], checkpoint=row[24],
+        cancel_requested=bool(row[25]), expires_at=row[26],
+    )  # fmt: skip
+
+
+def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

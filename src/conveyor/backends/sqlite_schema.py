@@ -1,0 +1,76 @@
+"""The SQLite schema and its migrations, versioned with `PRAGMA user_version`."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from conveyor.errors import ConfigurationError
+
+# Each entry upgrades the schema from the version before it; never edit a released one.
+MIGRATIONS: list[list[str]] = [
+    [
+        """
+        CREATE TABLE conveyor_jobs (
+            seq INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            task TEXT NOT NULL,
+            queue TEXT NOT NULL,
+            state TEXT NOT NULL,
+            priority INTEGER NOT NULL DEFAULT 0,
+            payload BLOB NOT NULL,
+            headers TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            max_attempts INTEGER NOT NULL DEFAULT 1,
+            recoveries INTEGER NOT NULL DEFAULT 0,
+            timeout REAL,
+            result_ttl REAL,
+            enqueued_at REAL NOT NULL,
+            due_at REAL NOT NULL,
+            started_at REAL,
+            finished_at REAL,
+            lease_token TEXT,
+            lease_expires_at REAL,
+            worker TEXT,
+            result BLOB,
+            error TEXT,
+            progress REAL,
+            progress_message TEXT,
+            checkpoint BLOB,
+            cancel_requested INTEGER NOT NULL DEFAULT 0,
+            expires_at REAL
+        )
+        """,
+        # claims walk this index in priority, then due-time order
+        """
+        CREATE INDEX conveyor_jobs_pending ON conveyor_jobs (queue, priority DESC, due_at, seq)
+        WHERE state IN ('queued', 'scheduled')
+        """,
+        "CREATE INDEX conveyor_jobs_due ON conveyor_jobs (due_at) WHERE state = 'scheduled'",
+        "CREATE INDEX conveyor_jobs_leases ON conveyor_jobs (lease_expires_at) WHERE state = 'active'",
+        "CREATE INDEX conveyor_jobs_expiry ON conveyor_jobs (expires_at) WHERE expires_at IS NOT NULL",
+        "CREATE INDEX conveyor_jobs_state ON conveyor_jobs (state, queue)",
+    ],
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the schema to SCHEMA_VERSION; safe when several processes start at once."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+        if version > SCHEMA_VERSION:
+            raise ConfigurationError(
+                f"this database has conveyor schema version {version}, newer than the "
+                f"{SCHEMA_VERSION} this release understands: upgrade conveyor"
+            )
+        for statements in MIGRATIONS[version:]:
+            for statement in statements:
+                conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return int(version)

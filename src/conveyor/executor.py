@@ -1,0 +1,77 @@
+"""Running one task call: async on the loop, sync in a thread, both under a timeout."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextvars
+import functools
+import logging
+from typing import Any
+
+from conveyor.task import Task
+
+logger = logging.getLogger("conveyor.worker")
+
+
+class TaskTimeout(Exception):  # noqa: N818 - it names the event, like TimeoutError
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"the task ran longer than its {seconds:g} s timeout")
+        self.seconds = seconds
+
+
+class Executor:
+    """Runs task functions; sync ones in a bounded thread pool so the loop never blocks."""
+
+    def __init__(self, threads: int) -> None:
+        self._threads = concurrent.futures.ThreadPoolExecutor(
+            max_workers=threads, thread_name_prefix="conveyor-task"
+        )
+        self.abandoned = 0
+
+    async def run(
+        self,
+        task: Task[Any, Any],
+        args: list[Any],
+        kwargs: dict[str, Any],
+        timeout: float | None,
+        job_id: str,
+    ) -> Any:
+        if task.is_async:
+            if timeout is None:
+                return await task.func(*args, **kwargs)
+            try:
+                async with asyncio.timeout(timeout) as scope:
+                    return await task.func(*args, **kwargs)
+            except TimeoutError:
+                if scope.expired():
+                    raise TaskTimeout(timeout) from None
+                raise
+        call = functools.partial(contextvars.copy_context().run, task.func, *args, **kwargs)
+        future = asyncio.get_running_loop().run_in_executor(self._threads, call)
+        if timeout is None:
+            return await future
+        done, _ = await asyncio.wait([future], timeout=timeout)
+        if not done:
+            # a thread cannot be stopped from outside: it runs on, but its result is dropped
+            self.abandoned += 1
+            logger.warning(
+                "job %s (%s) overran its %g s timeout in a thread, which cannot be stopped: "
+                "the job is failed and the thread abandoned (%d so far, each holding a pool "
+                "slot until it returns)",
+                job_id,
+                task.name,
+                timeout,
+                self.abandoned,
+            )
+            future.add_done_callback(_discard)
+            raise TaskTimeout(timeout)
+        return future.result()
+
+    def shutdown(self) -> None:
+        self._threads.shutdown(wait=False, cancel_futures=True)
+
+
+def _discard(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()  # mark retrieved: the job already ended

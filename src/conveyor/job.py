@@ -1,0 +1,222 @@
+"""The job record, its states, and the handle a producer holds."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import enum
+import time
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from conveyor.errors import JobCancelled, JobFailed, JobNotFound, JobTimeout
+
+if TYPE_CHECKING:
+    from conveyor.app import Conveyor
+
+R = TypeVar("R")
+
+
+class JobState(enum.StrEnum):
+    SCHEDULED = "scheduled"  # not due yet, or waiting to retry
+    QUEUED = "queued"
+    ACTIVE = "active"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # retries spent: the dead-letter store
+    CANCELLED = "cancelled"
+
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL_STATES
+
+
+FINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
+PENDING_STATES = frozenset({JobState.SCHEDULED, JobState.QUEUED})
+
+
+@dataclasses.dataclass(slots=True)
+class JobError:
+    """Why a job failed: the exception inside the task, or the worker's reason."""
+
+    type: str
+    message: str
+    traceback: str | None = None
+    # "exception", "timeout", "worker_lost", "undecodable", "unknown_task", ...
+    reason: str = "exception"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JobError:
+        return cls(
+            type=str(data.get("type", "")),
+            message=str(data.get("message", "")),
+            traceback=data.get("traceback"),
+            reason=str(data.get("reason", "exception")),
+        )
+
+
+@dataclasses.dataclass(slots=True)
+class JobRecord:
+    """One job as the backend stores it. Times are the backend's clock, in epoch seconds."""
+
+    id: str
+    task: str
+    queue: str
+    payload: bytes
+    priority: int = 0
+    state: JobState = JobState.QUEUED
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
+    attempts: int = 0  # how many times a worker claimed it
+    max_attempts: int = 1
+    recoveries: int = 0  # how many times its lease expired under a worker
+    timeout: float | None = None
+    result_ttl: float | None = None
+    enqueued_at: float = 0.0
+    due_at: float = 0.0
+    started_at: float | None = None
+    finished_at: float | None = None
+    lease_token: str | None = None
+    lease_expires_at: float | None = None
+    worker: str | None = None
+    result: bytes | None = None
+    error: JobError | None = None
+    progress: float | None = None
+    progress_message: str | None = None
+    checkpoint: bytes | None = None
+    cancel_requested: bool = False
+    expires_at: float | None = None  # when a finished job's record is dropped (result TTL)
+    # set on enqueue: seconds to wait before the job is due (relative to the backend's clock)
+    delay: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class JobInfo:
+    """A read-only snapshot of a job for callers: status pages, the CLI, handles."""
+
+    id: str
+    task: str
+    queue: str
+    state: JobState
+    priority: int
+    attempts: int
+    max_attempts: int
+    enqueued_at: float
+    due_at: float
+    started_at: float | None
+    finished_at: float | None
+    error: JobError | None
+    progress: float | None
+    progress_message: str | None
+    headers: dict[str, str]
+    cancel_requested: bool
+    worker: str | None
+
+    @classmethod
+    def from_record(cls, record: JobRecord) -> JobInfo:
+        return cls(
+            id=record.id,
+            task=record.task,
+            queue=record.queue,
+            state=record.state,
+            priority=record.priority,
+            attempts=record.attempts,
+            max_attempts=record.max_attempts,
+            enqueued_at=record.enqueued_at,
+            due_at=record.due_at,
+            started_at=record.started_at,
+            finished_at=record.finished_at,
+            error=record.error,
+            progress=record.progress,
+            progress_message=record.progress_message,
+            headers=dict(record.headers),
+            cancel_requested=record.cancel_requested,
+            worker=record.worker,
+        )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class JobEvent:
+    """A change seen on a job: its state, or its progress."""
+
+    job_id: str
+    state: JobState
+    progress: float | None
+    progress_message: str | None
+
+
+class JobHandle(Generic[R]):
+    """A reference to an enqueued job; cheap to create from an id alone."""
+
+    __slots__ = ("_app", "created", "id", "task_name")
+
+    def __init__(self, app: Conveyor, job_id: str, task_name: str, created: bool = True) -> None:
+        self._app = app
+        self.id = job_id
+        self.task_name = task_name
+        # False when enqueue found an existing job with this id (idempotent enqueue)
+        self.created = created
+
+    def __repr__(self) -> str:
+        return f"<JobHandle {self.task_name} id={self.id}>"
+
+    async def info(self) -> JobInfo:
+        record = await self._record()
+        return JobInfo.from_record(record)
+
+    async def status(self) -> JobState:
+        return (await self._record()).state
+
+    async def cancel(self) -> JobState:
+        """Cancel the job: a pending job is cancelled at once; a running one is asked to stop.
+
+        A running async task is cancelled at the worker's next heartbeat; a running sync
+        task only sees `ctx.cancelled` become true (threads cannot be interrupted).
+        Returns the state after the request.
+        """
+        record = await (await self._app.connected()).cancel(self.id)
+        if record is None:
+            raise JobNotFound(f"no job with id {self.id!r}")
+        return record.state
+
+    async def result(self, timeout: float | None = None) -> R:
+        """Wait for the job to finish and return its result.
+
+        Raises `JobFailed` (with the remote type, message and traceback) if it failed,
+        `JobCancelled` if it was cancelled, `JobTimeout` if `timeout` seconds pass first.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        record = await (await self._app.connected()).wait_final(self.id, deadline)
+        if record is None:
+            raise JobNotFound(f"no job with id {self.id!r}")
+        if not record.state.is_final:
+            raise JobTimeout(f"job {self.id} still {record.state} after {timeout} s")
+        if record.state is JobState.CANCELLED:
+            raise JobCancelled(f"job {self.id} was cancelled")
+        if record.state is JobState.FAILED:
+            error = record.error or JobError("Unknown", "no error recorded", None, "unknown")
+            raise JobFailed(self.id, error.type, error.message, error.traceback, error.reason)
+        return self._app.decode_result(record)  # type: ignore[no-any-return]
+
+    def result_sync(self, timeout: float | None = None) -> R:
+        return self._app.portal.call(self.result(timeout))
+
+    async def events(self, poll: float = 0.05) -> AsyncIterator[JobEvent]:
+        """Yield progress and state changes as they happen, ending when the job ends."""
+        last: tuple[JobState, float | None, str | None] | None = None
+        while True:
+            record = await self._record()
+            current = (record.state, record.progress, record.progress_message)
+            if current != last:
+                last = current
+                yield JobEvent(self.id, *current)
+            if record.state.is_final:
+                return
+            await asyncio.sleep(poll)
+
+    async def _record(self) -> JobRecord:
+        record = await (await self._app.connected()).get(self.id)
+        if record is None:
+            raise JobNotFound(f"no job with id {self.id!r}")
+        return record

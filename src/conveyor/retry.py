@@ -1,0 +1,38 @@
+"""Backoff policies: how long to wait before attempt n+1."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import Literal, TypeAlias
+
+from conveyor.errors import ConfigurationError
+
+BackoffName = Literal["constant", "linear", "exponential"]
+# A callable gets the attempt that just failed (1 for the first) and returns seconds.
+Backoff: TypeAlias = BackoffName | Callable[[int], float]
+
+MAX_DELAY = 3600.0
+
+
+def check_backoff(backoff: Backoff) -> None:
+    if callable(backoff):
+        return
+    if backoff not in ("constant", "linear", "exponential"):
+        raise ConfigurationError(
+            f"backoff must be 'constant', 'linear', 'exponential' or a callable "
+            f"taking the attempt number; got {backoff!r}"
+        )
+
+
+def retry_delay(backoff: Backoff, attempt: int, base: float) -> float:
+    """Seconds to wait after `attempt` failed. Exponential backoff uses full jitter."""
+    if callable(backoff):
+        return max(0.0, float(backoff(attempt)))
+    if backoff == "constant":
+        return base
+    if backoff == "linear":
+        return min(MAX_DELAY, base * attempt)
+    ceiling = min(MAX_DELAY, base * 2 ** (attempt - 1))
+    # full jitter spreads a burst of failures instead of retrying them in lockstep
+    return random.uniform(ceiling / 2, ceiling)

@@ -1,0 +1,100 @@
+"""The JSON job codec: arguments and results typed by the task's annotations.
+
+Values are encoded with pydantic at the call site, so whatever cannot be encoded fails
+there, and decoded on the worker against the same annotations, which restores pydantic
+models, dataclasses, datetimes, UUIDs, Decimals, enums and bytes (base64). Unannotated
+parameters travel as plain JSON. Nothing is ever decoded as code.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any, get_type_hints
+
+import pydantic
+import pydantic_core
+from typing_extensions import TypedDict
+
+from conveyor.errors import ConfigurationError, SerializationError
+
+JSON_CONFIG = pydantic.ConfigDict(ser_json_bytes="base64", val_json_bytes="base64")
+
+
+def adapter(annotation: Any) -> pydantic.TypeAdapter[Any]:
+    """A TypeAdapter that writes bytes as base64 wherever the type lets us say so."""
+    try:
+        return pydantic.TypeAdapter(annotation, config=JSON_CONFIG)
+    except pydantic.PydanticUserError:
+        # models, dataclasses and TypedDicts carry their own config
+        return pydantic.TypeAdapter(annotation)
+
+
+class ArgumentCodec:
+    """Encodes bound arguments of one function to JSON bytes and back.
+
+    The wire form is `[{"param": value, ...}]`: an object keyed by parameter name holding
+    only the arguments the caller gave (defaults stay with the code), wrapped in a list so
+    one codec config covers every field.
+    """
+
+    def __init__(self, func: Callable[..., Any], skip: frozenset[str]) -> None:
+        signature = inspect.signature(func)
+        try:
+            hints = get_type_hints(func, include_extras=True)
+        except Exception as exc:  # a forward reference that cannot be resolved
+            raise ConfigurationError(
+                f"cannot resolve the type annotations of {func.__qualname__}: {exc}. "
+                "Import every annotated type at module level."
+            ) from exc
+        fields: dict[str, Any] = {}
+        for name, param in signature.parameters.items():
+            if name in skip:
+                continue
+            annotation = hints.get(name, Any)
+            if param.kind is inspect.Parameter.VAR_POSITIONAL:
+                annotation = tuple[annotation, ...]  # type: ignore[valid-type]
+            elif param.kind is inspect.Parameter.VAR_KEYWORD:
+                annotation = dict[str, annotation]  # type: ignore[valid-type]
+            fields[name] = annotation
+        shape = TypedDict(f"{func.__name__}_args", fields, total=False)  # type: ignore[operator]
+        self._adapter = pydantic.TypeAdapter(tuple[shape], config=JSON_CONFIG)
+
+    def encode(self, arguments: Mapping[str, Any]) -> bytes:
+        try:
+            return self._adapter.dump_json((arguments,), warnings="error")
+        except (pydantic_core.PydanticSerializationError, ValueError, TypeError) as exc:
+            raise SerializationError(f"cannot encode the arguments as JSON: {exc}") from exc
+        except RecursionError as exc:
+            raise SerializationError("the arguments are nested too deeply to encode") from exc
+
+    def decode(self, payload: bytes) -> dict[str, Any]:
+        try:
+            (arguments,) = self._adapter.validate_json(payload)
+        except (pydantic.ValidationError, ValueError) as exc:
+            raise SerializationError(f"the stored arguments do not fit the task: {exc}") from exc
+        return dict(arguments)
+
+
+class ValueCodec:
+    """Encodes one value of a known annotation (a result, a checkpoint)."""
+
+    def __init__(self, annotation: Any) -> None:
+        self._adapter = adapter(annotation)
+
+    def encode(self, value: Any) -> bytes:
+        try:
+            return self._adapter.dump_json(value, warnings="error")
+        except (pydantic_core.PydanticSerializationError, ValueError, TypeError) as exc:
+            raise SerializationError(f"cannot encode {type(value).__name__} as JSON: {exc}") from exc
+        except RecursionError as exc:
+            raise SerializationError("the value is nested too deeply to encode") from exc
+
+    def decode(self, data: bytes) -> Any:
+        try:
+            return self._adapter.validate_json(data)
+        except (pydantic.ValidationError, ValueError) as exc:
+            raise SerializationError(f"the stored value does not fit its type: {exc}") from exc
+
+
+ANY_VALUE = ValueCodec(Any)

@@ -1,0 +1,289 @@
+"""Tasks: plain functions registered on an app, with options and call-site checks."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import functools
+import inspect
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypedDict, TypeVar, get_type_hints
+
+from typing_extensions import Unpack
+
+from conveyor.context import CORRELATION_HEADER, Context
+from conveyor.correlation import current_correlation_id
+from conveyor.errors import ArgumentError, ConfigurationError, PayloadTooLarge
+from conveyor.job import JobHandle, JobRecord
+from conveyor.retry import Backoff, check_backoff
+from conveyor.serialization import ArgumentCodec, ValueCodec
+
+if TYPE_CHECKING:
+    from conveyor.app import Conveyor
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
+
+
+class EnqueueOptions(TypedDict, total=False):
+    """Options for one enqueue, kept apart from the task's own arguments."""
+
+    delay: float | datetime.timedelta  # seconds from now before the job is due
+    eta: datetime.datetime  # when the job is due (timezone-aware)
+    job_id: str  # makes enqueue idempotent: a live job with this id is returned instead
+    priority: int  # higher runs first
+    queue: str
+    retries: int
+    timeout: float | None
+    headers: Mapping[str, str]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TaskConfig:
+    """A task's defaults, set by `@app.task(...)`."""
+
+    queue: str = "default"
+    priority: int = 0
+    retries: int = 3
+    backoff: Backoff = "exponential"
+    backoff_base: float = 1.0
+    timeout: float | None = None
+    result_ttl: float | None = 86400.0
+    job_id: str | Callable[..., str] | None = None
+
+    def check(self, name: str) -> None:
+        where = f"task {name!r}"
+        _check_queue(self.queue, where)
+        _check_retries(self.retries, where)
+        check_backoff(self.backoff)
+        if self.backoff_base < 0:
+            raise ConfigurationError(f"{where}: backoff_base must be >= 0 seconds")
+        _check_timeout(self.timeout, where)
+        if self.result_ttl is not None and self.result_ttl < 0:
+            raise ConfigurationError(f"{where}: result_ttl must be >= 0 seconds or None (keep)")
+
+
+class Task(Generic[P, R]):
+    """A registered task. Call it to run inline; `enqueue` it to run on a worker."""
+
+    def __init__(self, app: Conveyor, func: Callable[P, R], name: str, config: TaskConfig) -> None:
+        config.check(name)
+        self.app = app
+        self.func = func
+        self.name = name
+        self.config = config
+        self.is_async = inspect.iscoroutinefunction(func)
+        signature = inspect.signature(func)
+        hints = _hints(func)
+        self.context_params = frozenset(
+            n for n, p in signature.parameters.items() if hints.get(n) is Context
+        )
+        self.signature = signature.replace(
+            parameters=[p for n, p in signature.parameters.items() if n not in self.context_params]
+        )
+        self.codec = ArgumentCodec(func, skip=self.context_params)
+        self.result_codec = ValueCodec(hints.get("return", Any))
+        functools.update_wrapper(self, func)  # type: ignore[arg-type]
+
+    def __repr__(self) -> str:
+        return f"<Task {self.name}>"
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run the function here and now, as a plain call (how tasks are unit-tested)."""
+        for name in self.context_params:
+            if kwargs.get(name, Context.INJECTED) is Context.INJECTED:
+                kwargs[name] = Context.inline(self.name)
+        return self.func(*args, **kwargs)
+
+    def options(self, **options: Unpack[EnqueueOptions]) -> TaskCall[P, R]:
+        return TaskCall(self, options)
+
+    def s(self, *args: P.args, **kwargs: P.kwargs) -> Signature[R]:
+        """A checked, encoded call of this task, to enqueue later (in bulk or a workflow)."""
+        return TaskCall(self, {}).s(*args, **kwargs)
+
+    async def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> JobHandle[R]:
+        return await TaskCall(self, {}).enqueue(*args, **kwargs)
+
+    def enqueue_sync(self, *args: P.args, **kwargs: P.kwargs) -> JobHandle[R]:
+        return TaskCall(self, {}).enqueue_sync(*args, **kwargs)
+
+    def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Check arguments against the signature; the error names the task and the problem."""
+        for name in self.context_params:
+            kwargs.pop(name, None)
+        try:
+            bound = self.signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise ArgumentError(f"{self.name}{self.signature}: {exc}") from None
+        return dict(bound.arguments)
+
+    def call_arguments(self, arguments: Mapping[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+        """Turn decoded arguments back into a call."""
+        bound = inspect.BoundArguments(self.signature, dict(arguments))  # type: ignore[arg-type]
+        return list(bound.args), dict(bound.kwargs)
+
+
+class TaskCall(Generic[P, R]):
+    """A task with options for one enqueue: `task.options(delay=10).enqueue(...)`."""
+
+    __slots__ = ("_options", "task")
+
+    def __init__(self, task: Task[P, R], options: EnqueueOptions) -> None:
+        self.task = task
+        self._options = _checked(options, task.name)
+
+    def s(self, *args: P.args, **kwargs: P.kwargs) -> Signature[R]:
+        task = self.task
+        arguments = task.bind(args, dict(kwargs))
+        payload = task.codec.encode(arguments)
+        limit = task.app.max_payload_bytes
+        if len(payload) > limit:
+            raise PayloadTooLarge(
+                f"{task.name}: the encoded arguments are {len(payload)} bytes, over the "
+                f"{limit}-byte limit; store large data elsewhere and pass a reference "
+                "(or raise Conveyor(max_payload_bytes=...))"
+            )
+        return Signature(task, _record(task, arguments, payload, self._options))
+
+    async def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> JobHandle[R]:
+        return await self.s(*args, **kwargs).enqueue()
+
+    def enqueue_sync(self, *args: P.args, **kwargs: P.kwargs) -> JobHandle[R]:
+        return self.s(*args, **kwargs).enqueue_sync()
+
+
+class Signature(Generic[R]):
+    """One checked call of a task, ready to store."""
+
+    __slots__ = ("record", "task")
+
+    def __init__(self, task: Task[Any, R], record: JobRecord) -> None:
+        self.task = task
+        self.record = record
+
+    def __repr__(self) -> str:
+        return f"<Signature {self.task.name} id={self.record.id}>"
+
+    async def enqueue(self) -> JobHandle[R]:
+        (handle,) = await self.task.app.enqueue_many([self])
+        return handle
+
+    def enqueue_sync(self) -> JobHandle[R]:
+        return self.task.app.portal.call(self.enqueue())
+
+
+def _record(
+    task: Task[Any, Any], arguments: dict[str, Any], payload: bytes, options: EnqueueOptions
+) -> JobRecord:
+    config = task.config
+    headers = dict(options.get("headers", {}))
+    correlation_id = current_correlation_id()
+    if correlation_id is not None:
+        headers.setdefault(CORRELATION_HEADER, correlation_id)
+    job_id = options.get("job_id")
+    if job_id is None and config.job_id is not None:
+        job_id = _derive_id(task, config.job_id, arguments)
+    return JobRecord(
+        id=job_id or uuid.uuid4().hex,
+        task=task.name,
+        queue=options.get("queue", config.queue),
+        payload=payload,
+        priority=options.get("priority", config.priority),
+        headers=headers,
+        max_attempts=options.get("retries", config.retries) + 1,
+        timeout=options.get("timeout", config.timeout),
+        result_ttl=config.result_ttl,
+        delay=_delay(options),
+    )
+
+
+def _derive_id(task: Task[Any, Any], rule: str | Callable[..., str], arguments: dict[str, Any]) -> str:
+    try:
+        job_id = rule.format(**arguments) if isinstance(rule, str) else rule(**arguments)
+    except (KeyError, TypeError, IndexError) as exc:
+        raise ConfigurationError(
+            f"task {task.name!r}: its job_id rule could not be applied to the arguments: {exc}"
+        ) from None
+    if not isinstance(job_id, str) or not job_id:
+        raise ConfigurationError(f"task {task.name!r}: its job_id rule must return a non-empty str")
+    return job_id
+
+
+def _delay(options: EnqueueOptions) -> float:
+    delay = options.get("delay")
+    eta = options.get("eta")
+    if isinstance(delay, datetime.timedelta):
+        return delay.total_seconds()
+    if delay is not None:
+        return float(delay)
+    if eta is not None:
+        now = datetime.datetime.now(datetime.UTC)
+        return max(0.0, (eta - now).total_seconds())
+    return 0.0
+
+
+def _checked(options: EnqueueOptions, name: str) -> EnqueueOptions:
+    where = f"{name}.options()"
+    unknown = set(options) - set(EnqueueOptions.__annotations__)
+    if unknown:
+        raise ConfigurationError(
+            f"{where}: unknown option(s) {sorted(unknown)}; valid options are "
+            f"{sorted(EnqueueOptions.__annotations__)}"
+        )
+    if "delay" in options and "eta" in options:
+        raise ConfigurationError(f"{where}: give delay or eta, not both")
+    delay = options.get("delay")
+    if delay is not None:
+        seconds = delay.total_seconds() if isinstance(delay, datetime.timedelta) else delay
+        if not isinstance(seconds, int | float) or seconds < 0:
+            raise ConfigurationError(f"{where}: delay must be >= 0 seconds, got {delay!r}")
+    eta = options.get("eta")
+    if eta is not None and (not isinstance(eta, datetime.datetime) or eta.tzinfo is None):
+        raise ConfigurationError(
+            f"{where}: eta must be a timezone-aware datetime, such as "
+            "datetime.now(timezone.utc) + timedelta(minutes=5)"
+        )
+    job_id = options.get("job_id")
+    if job_id is not None and (not isinstance(job_id, str) or not 0 < len(job_id) <= 200):
+        raise ConfigurationError(f"{where}: job_id must be a string of 1 to 200 characters")
+    if "priority" in options and not isinstance(options["priority"], int):
+        raise ConfigurationError(f"{where}: priority must be an int (higher runs first)")
+    if "queue" in options:
+        _check_queue(options["queue"], where)
+    if "retries" in options:
+        _check_retries(options["retries"], where)
+    if "timeout" in options:
+        _check_timeout(options["timeout"], where)
+    return options
+
+
+def _check_queue(queue: object, where: str) -> None:
+    if not isinstance(queue, str) or not QUEUE_NAME.match(queue):
+        raise ConfigurationError(
+            f"{where}: queue must be 1 to 100 letters, digits or _.:- characters, got {queue!r}"
+        )
+
+
+def _check_retries(retries: object, where: str) -> None:
+    if not isinstance(retries, int) or isinstance(retries, bool) or not 0 <= retries <= 1000:
+        raise ConfigurationError(f"{where}: retries must be an int from 0 to 1000, got {retries!r}")
+
+
+def _check_timeout(timeout: object, where: str) -> None:
+    if timeout is not None and (not isinstance(timeout, int | float) or timeout <= 0):
+        raise ConfigurationError(f"{where}: timeout must be a positive number of seconds or None")
+
+
+def _hints(func: Callable[..., Any]) -> dict[str, Any]:
+    try:
+        return get_type_hints(func)
+    except Exception as exc:
+        raise ConfigurationError(
+            f"cannot resolve the type annotations of {func.__qualname__}: {exc}"
+        ) from exc
+

@@ -1,0 +1,516 @@
+"""The worker: claims jobs in batches, runs them, and acknowledges them in batches.
+
+One asyncio loop per process. Background loops (acknowledgements, heartbeat, lease
+sweeper) are supervised: if one dies, the worker says why and stops rather than running
+half-alive. On SIGTERM or SIGINT it stops claiming, lets running jobs finish within the
+grace period, then hands the rest back at once without counting their attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import dataclasses
+import logging
+import os
+import secrets
+import signal
+import socket
+import time
+import traceback
+import types
+from collections.abc import Awaitable, Sequence
+from typing import Any, Literal
+
+from conveyor.app import Conveyor
+from conveyor.backends.base import DEFAULT_MAX_RECOVERIES, Ack, Backend, Lease, RunningUpdate
+from conveyor.context import CORRELATION_HEADER, Context
+from conveyor.correlation import reset_correlation_id, set_correlation_id
+from conveyor.errors import ConfigurationError, Retry, SerializationError
+from conveyor.executor import Executor, TaskTimeout
+from conveyor.job import JobError, JobRecord, JobState
+from conveyor.retry import retry_delay
+
+logger = logging.getLogger("conveyor.worker")
+
+StopReason = Literal["cancel_requested", "lease_lost", "shutdown"]
+
+
+@dataclasses.dataclass(slots=True)
+class _Running:
+    record: JobRecord
+    lease: Lease
+    context: Context | None = None
+    task: asyncio.Task[None] | None = None
+    stop_reason: StopReason | None = None
+    sync: bool = False
+
+
+class Worker:
+    """Runs the jobs of some queues. `await worker.run()` until stopped."""
+
+    def __init__(
+        self,
+        app: Conveyor,
+        *,
+        queues: Sequence[str] | None = None,
+        concurrency: int = 10,
+        burst: bool = False,
+        lease: float = 30.0,
+        heartbeat: float = 10.0,
+        grace: float = 30.0,
+        sweep_interval: float = 2.0,
+        max_recoveries: int = DEFAULT_MAX_RECOVERIES,
+        idle_poll: float = 1.0,
+    ) -> None:
+        if concurrency < 1:
+            raise ConfigurationError("concurrency must be at least 1")
+        if not 0 < heartbeat < lease:
+            raise ConfigurationError(
+                f"the heartbeat ({heartbeat} s) must be shorter than the lease ({lease} s), "
+                "or leases lapse under healthy jobs"
+            )
+        if grace < 0:
+            raise ConfigurationError("grace must be >= 0 seconds")
+        self.app = app
+        self.queues = list(dict.fromkeys(queues or _queues_of(app)))
+        if not self.queues:
+            raise ConfigurationError("no queues to work on: register a task or pass queues=")
+        self.concurrency = concurrency
+        self.burst = burst
+        self.lease = lease
+        self.heartbeat = heartbeat
+        self.grace = grace
+        self.sweep_interval = sweep_interval
+        self.max_recoveries = max_recoveries
+        self.idle_poll = idle_poll
+        self.name = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(2)}"
+        self.state = types.SimpleNamespace()
+        self.processed = 0
+        self._running: dict[str, _Running] = {}
+        self._acks: list[Ack] = []
+        self._updates: dict[str, tuple[RunningUpdate, list[concurrent.futures.Future[None]]]] = {}
+        self._outbox = asyncio.Event()
+        self._slot_freed = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._hurry = False
+        self._executor = Executor(concurrency)
+        self._backend: Backend | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def stop(self, hurry: bool = False) -> None:
+        """Stop claiming; running jobs get the grace period (none if `hurry`)."""
+        self._hurry = self._hurry or hurry
+        self._stopping.set()
+
+    async def run(self, install_signal_handlers: bool = False) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._backend = await self.app.connected()
+        if install_signal_handlers:
+            self._install_signals()
+        for hook in self.app.startup_hooks:
+            await hook(self.state)
+        logger.info(
+            "worker %s started: queues %s, concurrency %d, backend %s",
+            self.name, ",".join(self.queues), self.concurrency, self.app.url,
+        )  # fmt: skip
+        loops = [
+            asyncio.create_task(self._flush_loop(), name="acknowledgements"),
+            asyncio.create_task(self._heartbeat_loop(), name="heartbeat"),
+            asyncio.create_task(self._sweep_loop(), name="lease sweeper"),
+        ]
+        claimer = asyncio.create_task(self._claim_loop(), name="claimer")
+        failure: BaseException | None = None
+        try:
+            done, _ = await asyncio.wait([claimer, *loops], return_when=asyncio.FIRST_COMPLETED)
+            for finished in done:
+                if finished is not claimer and not finished.cancelled():
+                    failure = finished.exception() or RuntimeError(
+                        f"the worker's {finished.get_name()} loop ended unexpectedly"
+                    )
+                    logger.error("the %s loop died: %r; stopping", finished.get_name(), failure)
+                    self.stop(hurry=True)
+            if failure is None:
+                await claimer
+        finally:
+            self._stopping.set()
+            claimer.cancel()
+            await self._drain()
+            for background in loops:
+                background.cancel()
+            await asyncio.gather(*loops, return_exceptions=True)
+            with contextlib.suppress(Exception):
+                await self._flush()
+            self._executor.shutdown()
+            for hook in self.app.shutdown_hooks:
+                await hook(self.state)
+            if install_signal_handlers:
+                self._remove_signals()
+            logger.info("worker %s stopped after %d jobs", self.name, self.processed)
+        if failure is not None:
+            raise failure
+
+    def _install_signals(self) -> None:
+        assert self._loop is not None
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            self._loop.add_signal_handler(sig, self._on_signal, sig)
+
+    def _remove_signals(self) -> None:
+        assert self._loop is not None
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            self._loop.remove_signal_handler(sig)
+
+    def _on_signal(self, sig: signal.Signals) -> None:
+        if self._stopping.is_set():
+            logger.warning("%s again: handing running jobs back now", sig.name)
+            self.stop(hurry=True)
+            self._slot_freed.set()
+            return
+        logger.info(
+            "%s: no more claims; %d running jobs have %g s to finish",
+            sig.name, len(self._running), self.grace,
+        )  # fmt: skip
+        self.stop()
+
+    async def _drain(self) -> None:
+        """Wait out the grace period, then hand back what still runs."""
+        deadline = time.monotonic() + (0 if self._hurry else self.grace)
+        while self._running and not self._hurry and time.monotonic() < deadline:
+            self._slot_freed.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(deadline - time.monotonic()):
+                    await self._slot_freed.wait()
+        leftovers = list(self._running.values())
+        for running in leftovers:
+            running.stop_reason = "shutdown"
+            if running.task is not None:
+                running.task.cancel()
+        tasks = [r.task for r in leftovers if r.task is not None]
+        if tasks:
+            await asyncio.wait(tasks, timeout=1.0)
+        for running in leftovers:  # sync jobs in threads cannot be cancelled: hand them back
+            if running.record.id in self._running:
+                self._finish(running, Ack(running.lease, JobState.QUEUED))
+        if leftovers:
+            logger.info("handed %d unfinished jobs back to the queue", len(leftovers))
+
+    # -- claiming -----------------------------------------------------------------------------------
+
+    async def _claim_loop(self) -> None:
+        assert self._backend is not None
+        backend = self._backend
+        # claim in batches: wait for a quarter of the slots to free up (or all to be idle)
+        batch_floor = max(1, self.concurrency // 4)
+        backoff = 0.05
+        while not self._stopping.is_set():
+            free = self.concurrency - len(self._running)
+            if free < batch_floor and self._running:
+                self._slot_freed.clear()
+                await self._wait_any(self._slot_freed.wait())
+                continue
+            try:
+                records = await backend.claim(self.queues, free, self.name, self.lease)
+            except Exception as exc:  # the backend is away: back off, keep trying
+                logger.warning("could not claim jobs (%s); retrying in %.2f s", exc, backoff)
+                await self._wait_any(asyncio.sleep(backoff))
+                backoff = min(backoff * 2, 5.0)
+                continue
+            backoff = 0.05
+            for record in records:
+                self._start(record)
+            if records:
+                continue
+            if self.burst:
+                if not self._running:
+                    return
+                self._slot_freed.clear()
+                await self._wait_any(self._slot_freed.wait())
+                continue
+            await self._wait_any(backend.wait_for_work(self.queues, self.idle_poll))
+
+    async def _wait_any(self, waiting: Awaitable[Any]) -> None:
+        """Wait for `waiting` or for a stop request, whichever comes first."""
+        first = asyncio.ensure_future(waiting)
+        stop = asyncio.ensure_future(self._stopping.wait())
+        await asyncio.wait([first, stop], return_when=asyncio.FIRST_COMPLETED)
+        for pending in (first, stop):
+            pending.cancel()
+
+    def _start(self, record: JobRecord) -> None:
+        assert record.lease_token is not None
+        running = _Running(record, Lease(record.id, record.lease_token))
+        self._running[record.id] = running
+        running.task = asyncio.create_task(self._execute(running))
+
+    # -- executing ----------------------------------------------------------------------------------
+
+    async def _execute(self, running: _Running) -> None:
+        record = running.record
+        task = self.app.tasks.get(record.task)
+        if task is None:
+            error = JobError(
+                "UnknownTask",
+                f"no task named {record.task!r} is registered on this worker's app",
+                reason="unknown_task",
+            )
+            self._finish(running, Ack(running.lease, JobState.FAILED, error=error))
+            return
+        try:
+            arguments = task.codec.decode(record.payload)
+            args, kwargs = task.call_arguments(arguments)
+        except (SerializationError, TypeError) as exc:
+            error = JobError(type(exc).__name__, str(exc), reason="undecodable")
+            self._finish(running, Ack(running.lease, JobState.FAILED, error=error))
+            return
+        if task.context_params:
+            context = Context(
+                job_id=record.id,
+                task_name=record.task,
+                queue=record.queue,
+                attempt=record.attempts,
+                max_attempts=record.max_attempts,
+                headers=record.headers,
+                checkpoint=record.checkpoint,
+                reporter=_Reporter(self, running),
+                state=self.state,
+            )
+            running.context = context
+            for name in task.context_params:
+                kwargs[name] = context
+        running.sync = not task.is_async
+        token = set_correlation_id(record.headers.get(CORRELATION_HEADER))
+        try:
+            result = await self._executor.run(task, args, kwargs, record.timeout, record.id)
+            payload = task.result_codec.encode(result)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()
+            self._stopped(running)
+            return
+        except Retry as exc:
+            self._retry_or_fail(running, exc, exc.delay)
+            return
+        except TaskTimeout as exc:
+            self._retry_or_fail(running, exc, None, reason="timeout")
+            return
+        except SerializationError as exc:
+            error = JobError(type(exc).__name__, str(exc), reason="unencodable_result")
+            self._finish(running, Ack(running.lease, JobState.FAILED, error=error))
+            return
+        except Exception as exc:
+            self._retry_or_fail(running, exc, None)
+            return
+        finally:
+            reset_correlation_id(token)
+        self._finish(running, Ack(running.lease, JobState.SUCCEEDED, result=payload))
+
+    def _stopped(self, running: _Running) -> None:
+        reason = running.stop_reason
+        if reason == "cancel_requested":
+            error = JobError("Cancelled", "cancelled on request while running", reason="cancelled")
+            self._finish(running, Ack(running.lease, JobState.CANCELLED, error=error))
+        elif reason == "lease_lost":
+            self._forget(running)  # another worker owns the job now: write nothing
+        else:
+            self._finish(running, Ack(running.lease, JobState.QUEUED))
+
+    def _retry_or_fail(
+        self, running: _Running, exc: BaseException, delay: float | None, reason: str = "exception"
+    ) -> None:
+        record = running.record
+        task = self.app.tasks[record.task]
+        error = JobError(
+            type=f"{type(exc).__module__}.{type(exc).__qualname__}".removeprefix("builtins."),
+            message=str(exc),
+            traceback="".join(traceback.format_exception(exc)),
+            reason=reason,
+        )
+        if record.attempts < record.max_attempts:
+            if delay is None:
+                delay = retry_delay(task.config.backoff, record.attempts, task.config.backoff_base)
+            logger.info(
+                "job %s (%s) attempt %d/%d failed: %s; retrying in %.2f s",
+                record.id, record.task, record.attempts, record.max_attempts, error.type, delay,
+            )  # fmt: skip
+            self._finish(running, Ack(running.lease, JobState.SCHEDULED, error=error, retry_in=delay))
+        else:
+            logger.warning(
+                "job %s (%s) failed after %d attempts: %s: %s",
+                record.id, record.task, record.attempts, error.type, error.message,
+            )  # fmt: skip
+            self._finish(running, Ack(running.lease, JobState.FAILED, error=error))
+
+    def _finish(self, running: _Running, ack: Ack) -> None:
+        if self._running.get(running.record.id) is not running:
+            return  # already handed back, or its lease was lost: another worker owns it
+        self._forget(running)
+        self.processed += 1
+        self._acks.append(ack)
+        self._outbox.set()
+
+    def _forget(self, running: _Running) -> None:
+        self._running.pop(running.record.id, None)
+        self._slot_freed.set()
+
+    # -- acknowledgements and progress -------------------------------------------------------------
+
+    async def _flush_loop(self) -> None:
+        backoff = 0.05
+        while True:
+            await self._outbox.wait()
+            self._outbox.clear()
+            try:
+                await self._flush()
+                backoff = 0.05
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the backend is away: keep the outcomes, try again
+                logger.warning("could not acknowledge jobs (%s); retrying in %.2f s", exc, backoff)
+                self._outbox.set()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    async def _flush(self) -> None:
+        assert self._backend is not None
+        updates, self._updates = self._updates, {}
+        if updates:
+            try:
+                await self._backend.update_running([u for u, _ in updates.values()])
+            except BaseException:
+                for job_id, pending in updates.items():
+                    self._updates.setdefault(job_id, pending)
+                raise
+            for _, futures in updates.values():
+                for future in futures:
+                    if not future.done():
+                        future.set_result(None)
+        acks, self._acks = self._acks, []
+        if not acks:
+            return
+        try:
+            accepted = await self._backend.ack(acks)
+        except BaseException:
+            self._acks[:0] = acks
+            raise
+        for ack, ok in zip(acks, accepted, strict=True):
+            if not ok:
+                logger.warning(
+                    "job %s: its lease was lost before the outcome (%s) was written; "
+                    "another worker owns it now, so this outcome is dropped",
+                    ack.lease.job_id, ack.state,
+                )  # fmt: skip
+
+    def report(
+        self,
+        running: _Running,
+        progress: float | None,
+        message: str | None,
+        checkpoint: bytes | None,
+    ) -> concurrent.futures.Future[None]:
+        """Queue a progress or checkpoint write; safe to call from a task's thread."""
+        future: concurrent.futures.Future[None] = concurrent.futures.Future()
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(
+            self._queue_update, running, progress, message, checkpoint, future
+        )
+        return future
+
+    def _queue_update(
+        self,
+        running: _Running,
+        progress: float | None,
+        message: str | None,
+        checkpoint: bytes | None,
+        future: concurrent.futures.Future[None],
+    ) -> None:
+        update, futures = self._updates.setdefault(
+            running.record.id, (RunningUpdate(running.lease), [])
+        )
+        if progress is not None:  # progress coalesces: only the latest value is written
+            update.progress, update.message = progress, message
+        if checkpoint is not None:
+            update.checkpoint = checkpoint
+        futures.append(future)
+        self._outbox.set()
+
+    # -- leases -------------------------------------------------------------------------------------
+
+    async def _heartbeat_loop(self) -> None:
+        assert self._backend is not None
+        while True:
+            await asyncio.sleep(self.heartbeat)
+            running = list(self._running.values())
+            if not running:
+                continue
+            try:
+                statuses = await self._backend.extend([r.lease for r in running], self.lease)
+            except Exception as exc:
+                logger.warning("could not renew leases (%s); will try again", exc)
+                continue
+            for item in running:
+                status = statuses.get(item.record.id)
+                if status is None or self._running.get(item.record.id) is not item:
+                    continue
+                if not status.held:
+                    logger.warning(
+                        "job %s: lease lost (the worker was paused or cut off past its "
+                        "lease); stopping it, another worker may run it",
+                        item.record.id,
+                    )
+                    self._interrupt(item, "lease_lost")
+                    if item.sync:
+                        self._forget(item)
+                elif status.cancel_requested and item.stop_reason is None:
+                    self._interrupt(item, "cancel_requested")
+
+    def _interrupt(self, running: _Running, reason: StopReason) -> None:
+        running.stop_reason = reason
+        if running.context is not None:
+            running.context._mark_cancelled()
+        if running.task is not None and not running.sync:
+            running.task.cancel()
+
+    async def _sweep_loop(self) -> None:
+        assert self._backend is not None
+        last_purge = 0.0
+        while True:
+            try:
+                recovered = await self._backend.recover_expired(self.max_recoveries)
+                if recovered.requeued or recovered.dead:
+                    logger.warning(
+                        "recovered %d jobs from expired leases; dead-lettered %d as worker_lost",
+                        recovered.requeued, recovered.dead,
+                    )  # fmt: skip
+                if time.monotonic() - last_purge > 60:
+                    await self._backend.purge_expired()
+                    last_purge = time.monotonic()
+            except Exception as exc:
+                logger.warning("lease sweep failed (%s); will try again", exc)
+            await asyncio.sleep(self.sweep_interval)
+
+
+class _Reporter:
+    __slots__ = ("_running", "_worker")
+
+    def __init__(self, worker: Worker, running: _Running) -> None:
+        self._worker = worker
+        self._running = running
+
+    def report(
+        self, progress: float | None, message: str | None, checkpoint: bytes | None
+    ) -> concurrent.futures.Future[None]:
+        return self._worker.report(self._running, progress, message, checkpoint)
+
+
+def _queues_of(app: Conveyor) -> list[str]:
+    return sorted({task.config.queue for task in app.tasks.values()}) or [app.default_queue]
+
+
+async def run_worker(app: Conveyor, **options: Any) -> None:
+    """Run a worker with signal handling until SIGTERM or SIGINT (or the end of a burst)."""
+    await Worker(app, **options).run(install_signal_handlers=True)
+

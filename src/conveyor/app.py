@@ -6,7 +6,7 @@ import os
 import threading
 import types
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Any, ParamSpec, TypeVar, overload
+from typing import Any, ParamSpec, Protocol, TypeVar, cast, overload
 
 from conveyor.backends import Backend, from_url
 from conveyor.errors import ConfigurationError
@@ -19,7 +19,13 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 DEFAULT_URL = "sqlite:///./conveyor.db"
+Q = ParamSpec("Q")
+T = TypeVar("T")
 Hook = Callable[[types.SimpleNamespace], Awaitable[None]]
+
+
+class TaskDecorator(Protocol):
+    def __call__(self, func: Callable[Q, T], /) -> Task[Q, T]: ...
 
 
 class Conveyor:
@@ -47,7 +53,7 @@ class Conveyor:
     def __repr__(self) -> str:
         return f"<Conveyor {self.url} tasks={len(self.tasks)}>"
 
-    # -- tasks ----------------------------------------------------------------------------------
+    # -- tasks -----------------------------------------------------------------------------
 
     @overload
     def task(self, func: Callable[P, R], /) -> Task[P, R]: ...
@@ -65,7 +71,7 @@ class Conveyor:
         timeout: float | None = None,
         result_ttl: float | None = 86400.0,
         job_id: str | Callable[..., str] | None = None,
-    ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
+    ) -> TaskDecorator: ...
 
     def task(
         self,
@@ -81,7 +87,7 @@ class Conveyor:
         timeout: float | None = None,
         result_ttl: float | None = 86400.0,
         job_id: str | Callable[..., str] | None = None,
-    ) -> Task[P, R] | Callable[[Callable[P, R]], Task[P, R]]:
+    ) -> Task[P, R] | TaskDecorator:
         """Register a function as a task. Every option has a default.
 
         retries: attempts after the first (0 = run once). backoff: "constant", "linear",
@@ -102,7 +108,7 @@ class Conveyor:
             job_id=job_id,
         )
 
-        def register(fn: Callable[P, R]) -> Task[P, R]:
+        def register(fn: Callable[Q, T]) -> Task[Q, T]:
             if not callable(fn):
                 raise ConfigurationError(f"@app.task needs a function, got {fn!r}")
             task_name = name or f"{fn.__module__}.{fn.__qualname__}"
@@ -120,7 +126,7 @@ class Conveyor:
             self.tasks[task_name] = task
             return task
 
-        return register(func) if func is not None else register
+        return register(func) if func is not None else cast(TaskDecorator, register)
 
     def on_startup(self, hook: Hook) -> Hook:
         """Run `hook(state)` when a worker starts; tasks see `state` as `ctx.state`."""
@@ -132,7 +138,7 @@ class Conveyor:
         self.shutdown_hooks.append(hook)
         return hook
 
-    # -- the backend ----------------------------------------------------------------------------
+    # -- the backend -----------------------------------------------------------------------
 
     @property
     def backend(self) -> Backend:
@@ -172,7 +178,7 @@ class Conveyor:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    # -- producing ------------------------------------------------------------------------------
+    # -- producing -------------------------------------------------------------------------
 
     async def enqueue_many(self, calls: Iterable[Signature[R]]) -> list[JobHandle[R]]:
         """Store many checked calls (`task.s(...)`) in one backend operation."""
@@ -185,9 +191,7 @@ class Conveyor:
         records = [s.record for s in signatures]
         backend = await self.connected()
         stored = await backend.enqueue(records)
-        return [
-            JobHandle(self, item.record.id, item.record.task, item.created) for item in stored
-        ]
+        return [JobHandle(self, item.record.id, item.record.task, item.created) for item in stored]
 
     def enqueue_many_sync(self, calls: Iterable[Signature[R]]) -> list[JobHandle[R]]:
         return self.portal.call(self.enqueue_many(calls))

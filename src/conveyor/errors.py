@@ -72,7 +72,7 @@ class JobFailed(ConveyorError):
         return str(text)
 
 
-class Retry(Exception):  # noqa: N818 - reads as an instruction: raise Retry(delay=10)
+class Retry(Exception):
     """Raise inside a task to retry it after `delay` seconds (counts an attempt)."""
 
     def __init__(self, delay: float | None = None, reason: str | None = None) -> None:

@@ -14,7 +14,7 @@ from conveyor.task import Task
 logger = logging.getLogger("conveyor.worker")
 
 
-class TaskTimeout(Exception):  # noqa: N818 - it names the event, like TimeoutError
+class TaskTimeout(Exception):
     def __init__(self, seconds: float) -> None:
         super().__init__(f"the task ran longer than its {seconds:g} s timeout")
         self.seconds = seconds

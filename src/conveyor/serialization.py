@@ -57,8 +57,10 @@ class ArgumentCodec:
             elif param.kind is inspect.Parameter.VAR_KEYWORD:
                 annotation = dict[str, annotation]  # type: ignore[valid-type]
             fields[name] = annotation
-        shape = TypedDict(f"{func.__name__}_args", fields, total=False)  # type: ignore[operator]
-        self._adapter = pydantic.TypeAdapter(tuple[shape], config=JSON_CONFIG)
+        shape: Any = TypedDict(f"{func.__name__}_args", fields, total=False)  # type: ignore[misc]
+        self._adapter: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(
+            tuple[shape], config=JSON_CONFIG
+        )
 
     def encode(self, arguments: Mapping[str, Any]) -> bytes:
         try:
@@ -86,7 +88,9 @@ class ValueCodec:
         try:
             return self._adapter.dump_json(value, warnings="error")
         except (pydantic_core.PydanticSerializationError, ValueError, TypeError) as exc:
-            raise SerializationError(f"cannot encode {type(value).__name__} as JSON: {exc}") from exc
+            raise SerializationError(
+                f"cannot encode {type(value).__name__} as JSON: {exc}"
+            ) from exc
         except RecursionError as exc:
             raise SerializationError("the value is nested too deeply to encode") from exc
 

@@ -87,7 +87,7 @@ class Task(Generic[P, R]):
         )
         self.codec = ArgumentCodec(func, skip=self.context_params)
         self.result_codec = ValueCodec(hints.get("return", Any))
-        functools.update_wrapper(self, func)  # type: ignore[arg-type]
+        functools.update_wrapper(self, func)
 
     def __repr__(self) -> str:
         return f"<Task {self.name}>"
@@ -124,7 +124,7 @@ class Task(Generic[P, R]):
 
     def call_arguments(self, arguments: Mapping[str, Any]) -> tuple[list[Any], dict[str, Any]]:
         """Turn decoded arguments back into a call."""
-        bound = inspect.BoundArguments(self.signature, dict(arguments))  # type: ignore[arg-type]
+        bound = inspect.BoundArguments(self.signature, dict(arguments))
         return list(bound.args), dict(bound.kwargs)
 
 
@@ -202,7 +202,9 @@ def _record(
     )
 
 
-def _derive_id(task: Task[Any, Any], rule: str | Callable[..., str], arguments: dict[str, Any]) -> str:
+def _derive_id(
+    task: Task[Any, Any], rule: str | Callable[..., str], arguments: dict[str, Any]
+) -> str:
     try:
         job_id = rule.format(**arguments) if isinstance(rule, str) else rule(**arguments)
     except (KeyError, TypeError, IndexError) as exc:
@@ -286,4 +288,3 @@ def _hints(func: Callable[..., Any]) -> dict[str, Any]:
         raise ConfigurationError(
             f"cannot resolve the type annotations of {func.__qualname__}: {exc}"
         ) from exc
-

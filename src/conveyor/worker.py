@@ -99,7 +99,7 @@ class Worker:
         self._backend: Backend | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    # -- lifecycle ------------------------------------------------------------------------------
+    # -- lifecycle -------------------------------------------------------------------------
 
     def stop(self, hurry: bool = False) -> None:
         """Stop claiming; running jobs get the grace period (none if `hurry`)."""
@@ -197,7 +197,7 @@ class Worker:
         if leftovers:
             logger.info("handed %d unfinished jobs back to the queue", len(leftovers))
 
-    # -- claiming -----------------------------------------------------------------------------------
+    # -- claiming --------------------------------------------------------------------------
 
     async def _claim_loop(self) -> None:
         assert self._backend is not None
@@ -245,7 +245,7 @@ class Worker:
         self._running[record.id] = running
         running.task = asyncio.create_task(self._execute(running))
 
-    # -- executing ----------------------------------------------------------------------------------
+    # -- executing -------------------------------------------------------------------------
 
     async def _execute(self, running: _Running) -> None:
         record = running.record
@@ -336,7 +336,9 @@ class Worker:
                 "job %s (%s) attempt %d/%d failed: %s; retrying in %.2f s",
                 record.id, record.task, record.attempts, record.max_attempts, error.type, delay,
             )  # fmt: skip
-            self._finish(running, Ack(running.lease, JobState.SCHEDULED, error=error, retry_in=delay))
+            self._finish(
+                running, Ack(running.lease, JobState.SCHEDULED, error=error, retry_in=delay)
+            )
         else:
             logger.warning(
                 "job %s (%s) failed after %d attempts: %s: %s",
@@ -356,7 +358,7 @@ class Worker:
         self._running.pop(running.record.id, None)
         self._slot_freed.set()
 
-    # -- acknowledgements and progress -------------------------------------------------------------
+    # -- acknowledgements and progress -----------------------------------------------------
 
     async def _flush_loop(self) -> None:
         backoff = 0.05
@@ -437,7 +439,7 @@ class Worker:
         futures.append(future)
         self._outbox.set()
 
-    # -- leases -------------------------------------------------------------------------------------
+    # -- leases ----------------------------------------------------------------------------
 
     async def _heartbeat_loop(self) -> None:
         assert self._backend is not None
@@ -513,4 +515,3 @@ def _queues_of(app: Conveyor) -> list[str]:
 async def run_worker(app: Conveyor, **options: Any) -> None:
     """Run a worker with signal handling until SIGTERM or SIGINT (or the end of a burst)."""
     await Worker(app, **options).run(install_signal_handlers=True)
-

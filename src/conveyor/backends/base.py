@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import contextlib
 import dataclasses
 import threading
 import time
@@ -120,7 +121,7 @@ class Backend(abc.ABC):
     async def close(self) -> None:
         """Release connections. Safe to call twice."""
 
-    # -- producers --------------------------------------------------------------------------
+    # -- producers -------------------------------------------------------------------------
 
     async def enqueue(self, jobs: Sequence[JobRecord]) -> list[Enqueued]:
         """Store new jobs in one operation. A job whose id is live is returned, not stored."""
@@ -159,9 +160,7 @@ class Backend(abc.ABC):
             raise ValueError("lease_seconds must be positive")
         return await self._claim(queues, limit, worker, lease_seconds)
 
-    async def extend(
-        self, leases: Sequence[Lease], lease_seconds: float
-    ) -> dict[str, LeaseStatus]:
+    async def extend(self, leases: Sequence[Lease], lease_seconds: float) -> dict[str, LeaseStatus]:
         """Renew leases; a lease whose token no longer matches comes back not held."""
         if not leases:
             return {}
@@ -200,13 +199,13 @@ class Backend(abc.ABC):
         """Return when new work may be due, or after `timeout` seconds at most."""
         await self._wait_work(timeout)
 
-    # -- readers ----------------------------------------------------------------------------
+    # -- readers ---------------------------------------------------------------------------
 
     async def get(self, job_id: str) -> JobRecord | None:
         """The job, or None if it never existed or its record expired."""
         return await self._get(job_id)
 
-    async def list(self, query: JobFilter) -> list[JobRecord]:
+    async def list_jobs(self, query: JobFilter) -> list[JobRecord]:
         """Jobs matching the filter, newest first."""
         if query.limit < 0 or query.offset < 0:
             raise ValueError("limit and offset must be >= 0")
@@ -250,7 +249,7 @@ class Backend(abc.ABC):
         """The backend's clock, in epoch seconds."""
         return await self._now()
 
-    # -- storage primitives --------------------------------------------------------------------
+    # -- storage primitives ----------------------------------------------------------------
 
     # The longest pause between two looks at a job another process may finish.
     _result_poll_ceiling: ClassVar[float] = 0.1
@@ -303,7 +302,7 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     async def _now(self) -> float: ...
 
-    # -- notifications inside this process ----------------------------------------------------
+    # -- notifications inside this process -------------------------------------------------
 
     def _notify_work(self) -> None:
         with self._waiters_lock:
@@ -352,10 +351,8 @@ FINISHED = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
 
 def _wake(waiters: Iterable[tuple[asyncio.AbstractEventLoop, asyncio.Event]]) -> None:
     for loop, event in waiters:
-        try:
+        with contextlib.suppress(RuntimeError):  # that loop closed; its waiter is gone
             loop.call_soon_threadsafe(event.set)
-        except RuntimeError:  # that loop has closed; its waiter is gone
-            pass
 
 
 def check_record(job: JobRecord) -> None:
@@ -363,7 +360,7 @@ def check_record(job: JobRecord) -> None:
     if not job.id or len(job.id) > 200:
         raise ConfigurationError("a job id must be a non-empty string of at most 200 characters")
     if not job.queue or len(job.queue) > 100:
-        raise ConfigurationError("a queue name must be a non-empty string of at most 100 characters")
+        raise ConfigurationError("a queue name must be 1 to 100 characters")
     if job.max_attempts < 1:
         raise ConfigurationError("max_attempts must be at least 1")
     if job.delay < 0:

@@ -120,7 +120,7 @@ class SQLiteBackend(Backend):
                 self._watch.close()
                 self._watch = None
 
-    # -- primitives --------------------------------------------------------------------------
+    # -- primitives ------------------------------------------------------------------------
 
     async def _enqueue(self, jobs: Sequence[JobRecord]) -> list[Enqueued]:
         return await self._thread.run(lambda conn, now: _insert(conn, jobs, now))
@@ -179,7 +179,14 @@ class SQLiteBackend(Backend):
             accepted = []
             for u in updates:
                 message = u.message if u.progress is not None else None
-                params = (u.progress, u.progress, message, u.checkpoint, u.lease.job_id, u.lease.token)
+                params = (
+                    u.progress,
+                    u.progress,
+                    message,
+                    u.checkpoint,
+                    u.lease.job_id,
+                    u.lease.token,
+                )
                 accepted.append(conn.execute(sql, params).rowcount == 1)
             return accepted
 
@@ -257,7 +264,9 @@ class SQLiteBackend(Backend):
             clauses.append("state = ?")
             params.append(query.state.value)
         where = " AND ".join(clauses)
-        sql = f"SELECT {COLUMNS} FROM conveyor_jobs WHERE {where} ORDER BY seq DESC LIMIT ? OFFSET ?"
+        sql = (
+            f"SELECT {COLUMNS} FROM conveyor_jobs WHERE {where} ORDER BY seq DESC LIMIT ? OFFSET ?"
+        )
 
         def select(conn: sqlite3.Connection, now: float) -> list[JobRecord]:
             args: list[Any] = [now, *params]
@@ -303,15 +312,18 @@ class SQLiteBackend(Backend):
 
     async def _purge_expired(self) -> int:
         return await self._thread.run(
-            lambda conn, now: conn.execute(
-                "DELETE FROM conveyor_jobs WHERE expires_at IS NOT NULL AND expires_at <= ?", (now,)
-            ).rowcount
+            lambda conn, now: (
+                conn.execute(
+                    "DELETE FROM conveyor_jobs WHERE expires_at IS NOT NULL AND expires_at <= ?",
+                    (now,),
+                ).rowcount
+            )
         )
 
     async def _now(self) -> float:
         return time.time()
 
-    # -- waiting for other processes ---------------------------------------------------------
+    # -- waiting for other processes -------------------------------------------------------
 
     async def wait_for_work(self, queues: Sequence[str], timeout: float) -> None:
         deadline = time.monotonic() + timeout

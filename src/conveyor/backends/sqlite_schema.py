@@ -46,8 +46,10 @@ MIGRATIONS: list[list[str]] = [
         WHERE state IN ('queued', 'scheduled')
         """,
         "CREATE INDEX conveyor_jobs_due ON conveyor_jobs (due_at) WHERE state = 'scheduled'",
-        "CREATE INDEX conveyor_jobs_leases ON conveyor_jobs (lease_expires_at) WHERE state = 'active'",
-        "CREATE INDEX conveyor_jobs_expiry ON conveyor_jobs (expires_at) WHERE expires_at IS NOT NULL",
+        "CREATE INDEX conveyor_jobs_leases ON conveyor_jobs (lease_expires_at) "
+        "WHERE state = 'active'",
+        "CREATE INDEX conveyor_jobs_expiry ON conveyor_jobs (expires_at) "
+        "WHERE expires_at IS NOT NULL",
         "CREATE INDEX conveyor_jobs_state ON conveyor_jobs (state, queue)",
     ],
 ]

@@ -118,11 +118,11 @@ class SQLiteThread:
             for request in live:
                 request.future.set_exception(error)
             return
-        for request, value, error in outcomes:
-            if error is None:
+        for request, value, failure in outcomes:
+            if failure is None:
                 request.future.set_result(value)
             else:
-                request.future.set_exception(error)
+                request.future.set_exception(failure)
 
 
 def _attempt(

@@ -75,8 +75,7 @@ class Conveyor:
 
     def task(
         self,
-        func: Callable[P, R] | None = None,
-        /,
+        func: Callable[..., Any] | None = None,
         *,
         name: str | None = None,
         queue: str | None = None,
@@ -87,7 +86,7 @@ class Conveyor:
         timeout: float | None = None,
         result_ttl: float | None = 86400.0,
         job_id: str | Callable[..., str] | None = None,
-    ) -> Task[P, R] | TaskDecorator:
+    ) -> Task[Any, Any] | TaskDecorator:
         """Register a function as a task. Every option has a default.
 
         retries: attempts after the first (0 = run once). backoff: "constant", "linear",

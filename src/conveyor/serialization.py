@@ -73,8 +73,10 @@ class ArgumentCodec:
     def decode(self, payload: bytes) -> dict[str, Any]:
         try:
             (arguments,) = self._adapter.validate_json(payload)
-        except (pydantic.ValidationError, ValueError) as exc:
-            raise SerializationError(f"the stored arguments do not fit the task: {exc}") from exc
+        except pydantic.ValidationError as exc:
+            raise SerializationError(f"the arguments do not fit the task: {describe(exc)}") from exc
+        except ValueError as exc:
+            raise SerializationError(f"the arguments are not valid JSON: {exc}") from exc
         return dict(arguments)
 
 
@@ -97,8 +99,24 @@ class ValueCodec:
     def decode(self, data: bytes) -> Any:
         try:
             return self._adapter.validate_json(data)
-        except (pydantic.ValidationError, ValueError) as exc:
-            raise SerializationError(f"the stored value does not fit its type: {exc}") from exc
+        except pydantic.ValidationError as exc:
+            raise SerializationError(
+                f"the stored value does not fit its type: {describe(exc)}"
+            ) from exc
+        except ValueError as exc:
+            raise SerializationError(f"the stored value is not valid JSON: {exc}") from exc
+
+
+def describe(error: pydantic.ValidationError) -> str:
+    """One line per problem: where (the argument, then the path inside it) and what."""
+    problems = []
+    for item in error.errors(include_url=False):
+        path = [str(part) for part in item["loc"]]
+        if path and path[0] == "0":  # the list that wraps the arguments object
+            path = path[1:]
+        where = ".".join(path) or "value"
+        problems.append(f"{where}: {item['msg']} (got {item.get('input')!r:.80})")
+    return "; ".join(problems)
 
 
 ANY_VALUE = ValueCodec(Any)

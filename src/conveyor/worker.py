@@ -95,6 +95,7 @@ class Worker:
         self._slot_freed = asyncio.Event()
         self._stopping = asyncio.Event()
         self._hurry = False
+        self._closing = False
         self._executor = Executor(concurrency)
         self._backend: Backend | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -117,8 +118,9 @@ class Worker:
             "worker %s started: queues %s, concurrency %d, backend %s",
             self.name, ",".join(self.queues), self.concurrency, self.app.url,
         )  # fmt: skip
+        flusher = asyncio.create_task(self._flush_loop(), name="acknowledgements")
         loops = [
-            asyncio.create_task(self._flush_loop(), name="acknowledgements"),
+            flusher,
             asyncio.create_task(self._heartbeat_loop(), name="heartbeat"),
             asyncio.create_task(self._sweep_loop(), name="lease sweeper"),
         ]
@@ -139,11 +141,10 @@ class Worker:
             self._stopping.set()
             claimer.cancel()
             await self._drain()
+            await self._close_outbox(flusher)
             for background in loops:
                 background.cancel()
             await asyncio.gather(*loops, return_exceptions=True)
-            with contextlib.suppress(Exception):
-                await self._flush()
             self._executor.shutdown()
             for hook in self.app.shutdown_hooks:
                 await hook(self.state)
@@ -360,6 +361,22 @@ class Worker:
 
     # -- acknowledgements and progress -----------------------------------------------------
 
+    async def _close_outbox(self, flusher: asyncio.Task[None]) -> None:
+        """Let the flusher write what is left; an unwritten outcome reruns after its lease."""
+        self._closing = True
+        self._outbox.set()
+        if flusher.done():
+            return
+        try:
+            async with asyncio.timeout(self.lease):
+                await asyncio.shield(flusher)
+        except TimeoutError:
+            logger.error(
+                "could not write %d job outcomes before stopping; those jobs will run again "
+                "once their leases expire",
+                len(self._acks),
+            )
+
     async def _flush_loop(self) -> None:
         backoff = 0.05
         while True:
@@ -368,8 +385,8 @@ class Worker:
             try:
                 await self._flush()
                 backoff = 0.05
-            except asyncio.CancelledError:
-                raise
+                if self._closing and not self._acks and not self._updates:
+                    return
             except Exception as exc:  # the backend is away: keep the outcomes, try again
                 logger.warning("could not acknowledge jobs (%s); retrying in %.2f s", exc, backoff)
                 self._outbox.set()

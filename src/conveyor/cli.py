@@ -1,0 +1,389 @@
+"""The `conveyor` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import json
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from conveyor.app import DEFAULT_URL, Conveyor
+from conveyor.backends.base import FINISHED, JobFilter
+from conveyor.errors import ConveyorError
+from conveyor.job import JobRecord, JobState
+from conveyor.loader import load_app
+from conveyor.worker import run_worker
+
+T = TypeVar("T")
+console = Console()
+STATE_COLORS = {
+    JobState.SCHEDULED: "cyan",
+    JobState.QUEUED: "blue",
+    JobState.ACTIVE: "yellow",
+    JobState.SUCCEEDED: "green",
+    JobState.FAILED: "red",
+    JobState.CANCELLED: "magenta",
+}
+
+
+def _run(app: Conveyor, work: Callable[[], Awaitable[T]]) -> T:
+    async def main() -> T:
+        try:
+            return await work()
+        finally:
+            await app.close()
+
+    try:
+        return asyncio.run(main())
+    except ConveyorError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _app(path: str | None, url: str | None) -> Conveyor:
+    if path is not None:
+        try:
+            app = load_app(path)
+        except ConveyorError as exc:
+            raise click.BadParameter(str(exc), param_hint="APP") from None
+        if url is not None:
+            app.url = url
+        return app
+    return Conveyor(url or DEFAULT_URL)
+
+
+def _json(text: str, what: str, kind: type) -> Any:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not valid JSON ({exc}): {text!r}", param_hint=what) from None
+    if not isinstance(value, kind):
+        example = "'[1, \"a\"]'" if kind is list else "'{\"name\": 1}'"
+        raise click.BadParameter(
+            f"must be a JSON {kind.__name__}, such as {example}", param_hint=what
+        )
+    return value
+
+
+def _time(epoch: float | None) -> str:
+    if epoch is None:
+        return "-"
+    return datetime.datetime.fromtimestamp(epoch).isoformat(sep=" ", timespec="milliseconds")
+
+
+def _state(state: JobState) -> str:
+    return f"[{STATE_COLORS[state]}]{state.value}[/]"
+
+
+@click.group()
+@click.version_option(package_name="conveyor")
+def main() -> None:
+    """conveyor: durable background jobs. Run a worker, enqueue, inspect."""
+
+
+app_option = click.option(
+    "--app", "app_path", envvar="CONVEYOR_APP", help="module:attribute of your Conveyor app."
+)
+url_option = click.option(
+    "--url", envvar="CONVEYOR_URL", help=f"Backend URL (default: {DEFAULT_URL})."
+)
+
+
+@main.command()
+@click.argument("app_path", metavar="APP")
+@click.option("--concurrency", "-c", default=10, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--queues", "-q", help="Comma-separated queues (default: every task's queue).")
+@click.option("--burst", is_flag=True, help="Exit once no job is due.")
+@click.option(
+    "--grace",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Seconds running jobs get to finish on SIGTERM.",
+)
+@click.option(
+    "--lease",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(1),
+    help="Seconds a claim holds without a heartbeat.",
+)
+@click.option(
+    "--heartbeat",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(0.1),
+    help="Seconds between lease renewals.",
+)
+@click.option(
+    "--log-level",
+    default="INFO",
+    show_default=True,
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]),
+)
+def worker(
+    app_path: str,
+    concurrency: int,
+    queues: str | None,
+    burst: bool,
+    grace: float,
+    lease: float,
+    heartbeat: float,
+    log_level: str,
+) -> None:
+    """Run a worker for APP (module:attribute) until SIGTERM or SIGINT."""
+    logging.basicConfig(
+        level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    app = _app(app_path, None)
+    queue_list = [q.strip() for q in queues.split(",") if q.strip()] if queues else None
+    options = dict(
+        queues=queue_list,
+        concurrency=concurrency,
+        burst=burst,
+        grace=grace,
+        lease=lease,
+        heartbeat=heartbeat,
+    )
+    _run(app, lambda: run_worker(app, **options))
+
+
+@main.command()
+@click.argument("app_path", metavar="APP")
+@click.argument("task_name", metavar="TASK")
+@click.option("--args", "args_json", default="[]", help="Positional arguments as a JSON list.")
+@click.option("--kwargs", "kwargs_json", default="{}", help="Keyword arguments as a JSON object.")
+@click.option("--queue", help="Queue (default: the task's).")
+@click.option("--delay", type=click.FloatRange(0), help="Seconds before the job is due.")
+@click.option("--priority", type=int, help="Higher runs first.")
+@click.option("--job-id", help="Idempotency key: an existing job with this id is returned.")
+def enqueue(
+    app_path: str,
+    task_name: str,
+    args_json: str,
+    kwargs_json: str,
+    queue: str | None,
+    delay: float | None,
+    priority: int | None,
+    job_id: str | None,
+) -> None:
+    """Enqueue TASK of APP with JSON arguments; print the job id."""
+    app = _app(app_path, None)
+    task = app.tasks.get(task_name) or next(
+        (t for n, t in app.tasks.items() if n.rsplit(".", 1)[-1] == task_name), None
+    )
+    if task is None:
+        known = ", ".join(app.task_names()) or "none"
+        raise click.BadParameter(
+            f"no task {task_name!r} in {app_path}; known: {known}", param_hint="TASK"
+        )
+    args = _json(args_json, "--args", list)
+    kwargs = _json(kwargs_json, "--kwargs", dict)
+    options: dict[str, Any] = {}
+    for key, value in (
+        ("queue", queue),
+        ("delay", delay),
+        ("priority", priority),
+        ("job_id", job_id),
+    ):
+        if value is not None:
+            options[key] = value
+
+    async def work() -> str:
+        # JSON from the shell is read the way a worker reads a payload: typed by annotations
+        arguments = task.bind(tuple(args), dict(kwargs))
+        typed = task.codec.decode(json.dumps([arguments]).encode())
+        call_args, call_kwargs = task.call_arguments(typed)
+        handle = await task.options(**options).enqueue(*call_args, **call_kwargs)
+        note = "" if handle.created else " (already existed)"
+        return f"{handle.id}{note}"
+
+    console.print(_run(app, work))
+
+
+@main.group()
+def jobs() -> None:
+    """List, show, retry, cancel and purge jobs."""
+
+
+@jobs.command("list")
+@app_option
+@url_option
+@click.option("--state", type=click.Choice([s.value for s in JobState]))
+@click.option("--queue")
+@click.option("--task")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--offset", default=0, show_default=True, type=click.IntRange(0))
+def list_jobs(
+    app_path: str | None,
+    url: str | None,
+    state: str | None,
+    queue: str | None,
+    task: str | None,
+    limit: int,
+    offset: int,
+) -> None:
+    """List jobs, newest first."""
+    app = _app(app_path, url)
+    query = JobFilter(queue, JobState(state) if state else None, task, limit, offset)
+
+    async def work() -> list[JobRecord]:
+        return await (await app.connected()).list_jobs(query)
+
+    records = _run(app, work)
+    table = Table("id", "task", "queue", "state", "attempts", "enqueued", "finished", "error")
+    for r in records:
+        error = f"{r.error.type}: {r.error.message}"[:60] if r.error else ""
+        table.add_row(
+            r.id,
+            r.task,
+            r.queue,
+            _state(r.state),
+            f"{r.attempts}/{r.max_attempts}",
+            _time(r.enqueued_at),
+            _time(r.finished_at),
+            error,
+        )
+    console.print(table if records else "no jobs match")
+
+
+@jobs.command("show")
+@app_option
+@url_option
+@click.argument("job_id")
+def show_job(app_path: str | None, url: str | None, job_id: str) -> None:
+    """Show everything about one job."""
+    app = _app(app_path, url)
+
+    async def work() -> JobRecord | None:
+        return await (await app.connected()).get(job_id)
+
+    record = _run(app, work)
+    if record is None:
+        raise click.ClickException(f"no job with id {job_id!r}")
+    table = Table(show_header=False)
+    rows: list[tuple[str, str]] = [
+        ("id", record.id),
+        ("task", record.task),
+        ("queue", record.queue),
+        ("state", _state(record.state)),
+        ("priority", str(record.priority)),
+        ("attempts", f"{record.attempts}/{record.max_attempts}"),
+        ("enqueued", _time(record.enqueued_at)),
+        ("due", _time(record.due_at)),
+        ("started", _time(record.started_at)),
+        ("finished", _time(record.finished_at)),
+        ("worker", record.worker or "-"),
+        ("arguments", record.payload.decode(errors="replace")),
+        ("headers", json.dumps(record.headers)),
+    ]
+    if record.progress is not None:
+        rows.append(("progress", f"{record.progress:.0%} {record.progress_message or ''}"))
+    if record.result is not None:
+        rows.append(("result", record.result.decode(errors="replace")))
+    if record.error is not None:
+        rows.append(
+            ("error", f"{record.error.type}: {record.error.message} ({record.error.reason})")
+        )
+    for name, value in rows:
+        table.add_row(name, value)
+    console.print(table)
+    if record.error is not None and record.error.traceback:
+        console.print(record.error.traceback, markup=False, highlight=False)
+
+
+@jobs.command("retry")
+@app_option
+@url_option
+@click.argument("job_id")
+def retry_job(app_path: str | None, url: str | None, job_id: str) -> None:
+    """Queue a failed or cancelled job again."""
+    app = _app(app_path, url)
+
+    async def work() -> JobRecord | None:
+        return await (await app.connected()).retry(job_id)
+
+    record = _run(app, work)
+    if record is None:
+        raise click.ClickException(f"no job with id {job_id!r}")
+    if record.state is not JobState.QUEUED:
+        raise click.ClickException(
+            f"job {job_id} is {record.state.value}: only failed or cancelled jobs can be retried"
+        )
+    console.print(f"{job_id} queued again")
+
+
+@jobs.command("cancel")
+@app_option
+@url_option
+@click.argument("job_id")
+def cancel_job(app_path: str | None, url: str | None, job_id: str) -> None:
+    """Cancel a pending job, or ask a running one to stop."""
+    app = _app(app_path, url)
+
+    async def work() -> JobRecord | None:
+        return await (await app.connected()).cancel(job_id)
+
+    record = _run(app, work)
+    if record is None:
+        raise click.ClickException(f"no job with id {job_id!r}")
+    if record.state is JobState.ACTIVE:
+        console.print(f"{job_id} is running: asked it to stop")
+    else:
+        console.print(f"{job_id} is {_state(record.state)}")
+
+
+@jobs.command("purge")
+@app_option
+@url_option
+@click.option(
+    "--state",
+    "states",
+    multiple=True,
+    required=True,
+    type=click.Choice([s.value for s in FINISHED]),
+)
+@click.option(
+    "--older-than", type=click.FloatRange(0), help="Only jobs finished this many seconds ago."
+)
+@click.option("--queue")
+def purge_jobs(
+    app_path: str | None,
+    url: str | None,
+    states: tuple[str, ...],
+    older_than: float | None,
+    queue: str | None,
+) -> None:
+    """Delete finished jobs."""
+    app = _app(app_path, url)
+
+    async def work() -> int:
+        backend = await app.connected()
+        return await backend.purge([JobState(s) for s in states], older_than, queue)
+
+    console.print(f"purged {_run(app, work)} jobs")
+
+
+@main.command()
+@app_option
+@url_option
+def stats(app_path: str | None, url: str | None) -> None:
+    """Jobs per queue and state."""
+    app = _app(app_path, url)
+
+    async def work() -> dict[str, dict[JobState, int]]:
+        return await (await app.connected()).counts()
+
+    counts = _run(app, work)
+    table = Table("queue", *(_state(s) for s in JobState), "total")
+    for queue in sorted(counts):
+        per_state = counts[queue]
+        cells = [str(per_state.get(s, 0)) for s in JobState]
+        table.add_row(queue, *cells, str(sum(per_state.values())))
+    console.print(table if counts else "no jobs")

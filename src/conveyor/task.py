@@ -123,9 +123,11 @@ class Task(Generic[P, R]):
         return dict(bound.arguments)
 
     def call_arguments(self, arguments: Mapping[str, Any]) -> tuple[list[Any], dict[str, Any]]:
-        """Turn decoded arguments back into a call."""
+        """Turn decoded arguments back into a call; TypeError if they do not fit it."""
         bound = inspect.BoundArguments(self.signature, dict(arguments))
-        return list(bound.args), dict(bound.kwargs)
+        args, kwargs = list(bound.args), dict(bound.kwargs)
+        self.signature.bind(*args, **kwargs)  # a stored payload may lack a required argument
+        return args, kwargs
 
 
 class TaskCall(Generic[P, R]):

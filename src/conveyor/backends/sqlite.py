@@ -9,6 +9,7 @@ The machine's clock is the backend's clock: every process shares it.
 
 from __future__ import annotations
 
+import heapq
 import json
 import secrets
 import sqlite3
@@ -130,20 +131,27 @@ class SQLiteBackend(Backend):
     ) -> list[JobRecord]:
         token = secrets.token_hex(8)
         wanted = list(dict.fromkeys(queues))
-        marks = ", ".join("?" * len(wanted))
-        sql = (
+        # one index walk per queue, merged here: a multi-queue query would sort every row
+        pick = (
+            "SELECT priority, due_at, seq FROM conveyor_jobs INDEXED BY conveyor_jobs_pending "
+            "WHERE queue = ? AND state IN ('queued', 'scheduled') AND due_at <= ? "
+            "ORDER BY priority DESC, due_at, seq LIMIT ?"
+        )
+        take = (
             "UPDATE conveyor_jobs SET state = 'active', attempts = attempts + 1, "
             "lease_token = ?, lease_expires_at = ?, started_at = ?, worker = ? "
-            "WHERE seq IN (SELECT seq FROM conveyor_jobs "
-            f"WHERE state IN ('queued', 'scheduled') AND queue IN ({marks}) AND due_at <= ? "
-            f"ORDER BY priority DESC, due_at, seq LIMIT ?) RETURNING {COLUMNS}"
+            f"WHERE seq = ? RETURNING {COLUMNS}"
         )
 
         def claim(conn: sqlite3.Connection, now: float) -> list[JobRecord]:
-            params = (token, now + lease_seconds, now, worker, *wanted, now, limit)
-            records = [_record(row) for row in conn.execute(sql, params)]
-            records.sort(key=lambda r: (-r.priority, r.due_at))
-            return records
+            candidates = [
+                (-priority, due_at, seq)
+                for queue in wanted
+                for priority, due_at, seq in conn.execute(pick, (queue, now, limit))
+            ]
+            chosen = heapq.nsmallest(limit, candidates) if len(wanted) > 1 else candidates
+            lease = (token, now + lease_seconds, now, worker)
+            return [_record(conn.execute(take, (*lease, seq)).fetchone()) for *_, seq in chosen]
 
         return await self._thread.run(claim)
 
@@ -197,13 +205,15 @@ class SQLiteBackend(Backend):
 
         def recover(conn: sqlite3.Connection, now: float) -> Recovered:
             dead = conn.execute(
-                "UPDATE conveyor_jobs SET state = 'failed', error = ?, finished_at = ?, "
+                "UPDATE conveyor_jobs INDEXED BY conveyor_jobs_leases "
+                "SET state = 'failed', error = ?, finished_at = ?, "
                 "lease_token = NULL, lease_expires_at = NULL "
                 "WHERE state = 'active' AND lease_expires_at <= ? AND recoveries >= ?",
                 (error, now, now, max_recoveries),
             ).rowcount
             requeued = conn.execute(
-                "UPDATE conveyor_jobs SET state = 'queued', recoveries = recoveries + 1, "
+                "UPDATE conveyor_jobs INDEXED BY conveyor_jobs_leases "
+                "SET state = 'queued', recoveries = recoveries + 1, "
                 "lease_token = NULL, lease_expires_at = NULL, worker = NULL "
                 "WHERE state = 'active' AND lease_expires_at <= ?",
                 (now,),
@@ -343,7 +353,8 @@ class SQLiteBackend(Backend):
                 raise BackendUnavailable("the SQLite backend is closed")
             (version,) = self._watch.execute("PRAGMA data_version").fetchone()
             (next_due,) = self._watch.execute(
-                "SELECT min(due_at) FROM conveyor_jobs WHERE state = 'scheduled'"
+                "SELECT min(due_at) FROM conveyor_jobs INDEXED BY conveyor_jobs_due "
+                "WHERE state = 'scheduled'"
             ).fetchone()
         return int(version), next_due
 

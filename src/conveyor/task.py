@@ -6,8 +6,8 @@ import dataclasses
 import datetime
 import functools
 import inspect
+import os
 import re
-import uuid
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypedDict, TypeVar, get_type_hints
 
@@ -85,6 +85,13 @@ class Task(Generic[P, R]):
         self.signature = signature.replace(
             parameters=[p for n, p in signature.parameters.items() if n not in self.context_params]
         )
+        kinds = [p.kind for p in self.signature.parameters.values()]
+        plain = all(k is inspect.Parameter.POSITIONAL_OR_KEYWORD for k in kinds)
+        # every argument given positionally to a plain signature binds without inspect
+        self._plain_names = tuple(self.signature.parameters) if plain else None
+        self._required = frozenset(
+            n for n, p in self.signature.parameters.items() if p.default is inspect.Parameter.empty
+        )
         self.codec = ArgumentCodec(func, skip=self.context_params)
         self.result_codec = ValueCodec(hints.get("return", Any))
         functools.update_wrapper(self, func)
@@ -116,6 +123,9 @@ class Task(Generic[P, R]):
         """Check arguments against the signature; the error names the task and the problem."""
         for name in self.context_params:
             kwargs.pop(name, None)
+        names = self._plain_names
+        if names is not None and not kwargs and len(args) == len(names):
+            return dict(zip(names, args, strict=True))  # the common case, without inspect
         try:
             bound = self.signature.bind(*args, **kwargs)
         except TypeError as exc:
@@ -124,6 +134,11 @@ class Task(Generic[P, R]):
 
     def call_arguments(self, arguments: Mapping[str, Any]) -> tuple[list[Any], dict[str, Any]]:
         """Turn decoded arguments back into a call; TypeError if they do not fit it."""
+        if self._plain_names is not None:  # every parameter can be passed by keyword
+            missing = self._required - arguments.keys()
+            if missing:
+                raise TypeError(f"missing required argument(s): {', '.join(sorted(missing))}")
+            return [], dict(arguments)
         bound = inspect.BoundArguments(self.signature, dict(arguments))
         args, kwargs = list(bound.args), dict(bound.kwargs)
         self.signature.bind(*args, **kwargs)  # a stored payload may lack a required argument
@@ -137,7 +152,7 @@ class TaskCall(Generic[P, R]):
 
     def __init__(self, task: Task[P, R], options: EnqueueOptions) -> None:
         self.task = task
-        self._options = _checked(options, task.name)
+        self._options = _checked(options, task.name) if options else options
 
     def s(self, *args: P.args, **kwargs: P.kwargs) -> Signature[R]:
         task = self.task
@@ -191,7 +206,7 @@ def _record(
     if job_id is None and config.job_id is not None:
         job_id = _derive_id(task, config.job_id, arguments)
     return JobRecord(
-        id=job_id or uuid.uuid4().hex,
+        id=job_id or os.urandom(16).hex(),
         task=task.name,
         queue=options.get("queue", config.queue),
         payload=payload,

@@ -327,7 +327,7 @@ class Worker:
         error = JobError(
             type=f"{type(exc).__module__}.{type(exc).__qualname__}".removeprefix("builtins."),
             message=str(exc),
-            traceback="".join(traceback.format_exception(exc)),
+            traceback=user_traceback(exc),
             reason=reason,
         )
         if record.attempts < record.max_attempts:
@@ -523,6 +523,20 @@ class _Reporter:
         self, progress: float | None, message: str | None, checkpoint: bytes | None
     ) -> concurrent.futures.Future[None]:
         return self._worker.report(self._running, progress, message, checkpoint)
+
+
+_MACHINERY = tuple(
+    os.path.dirname(path) + os.sep
+    for path in (asyncio.__file__, concurrent.futures.__file__, __file__)
+)
+
+
+def user_traceback(exc: BaseException) -> str:
+    """The traceback from the task's own frames down, without the worker's machinery."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_MACHINERY):
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb or exc.__traceback__))
 
 
 def _queues_of(app: Conveyor) -> list[str]:

@@ -90,7 +90,8 @@ class JobFilter:
 @dataclasses.dataclass(frozen=True, slots=True)
 class Recovered:
     requeued: int
-    dead: int
+    dead: int  # dead-lettered as worker_lost
+    cancelled: int = 0  # cancellation had been requested; their worker is gone
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -170,6 +171,11 @@ class Backend(abc.ABC):
         """Apply outcomes atomically, one per job; False where the lease was lost."""
         if not acks:
             return []
+        for item in acks:
+            if item.state is JobState.ACTIVE:
+                raise ValueError("an ack cannot leave a job active: extend its lease instead")
+            for job in item.follow_ups:
+                check_record(job)
         accepted = await self._ack(acks)
         for item, ok in zip(acks, accepted, strict=True):
             if not ok:

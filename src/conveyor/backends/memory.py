@@ -48,7 +48,7 @@ class MemoryBackend(Backend):
         self._version: dict[str, int] = {}
         self._ready: dict[str, list[_HeapEntry]] = {}
         self._scheduled: list[tuple[float, str, int]] = []
-        self._counter = itertools.count(1)
+        self._counter = itertools.count(1)  # seqs and versions: never reused, even for an id
 
     # -- helpers (call with the lock held) ------------------------------------------------
 
@@ -65,8 +65,7 @@ class MemoryBackend(Backend):
         self._version.pop(job_id, None)
 
     def _push(self, record: JobRecord, now: float) -> None:
-        version = self._version.get(record.id, 0) + 1
-        self._version[record.id] = version
+        version = self._version[record.id] = next(self._counter)
         if record.due_at <= now:
             record.state = JobState.QUEUED
             entry = (-record.priority, record.due_at, self._seq[record.id], record.id, version)
@@ -87,18 +86,21 @@ class MemoryBackend(Backend):
         record.finished_at = now
         record.lease_token = None
         record.lease_expires_at = None
-        self._version[record.id] = self._version.get(record.id, 0) + 1
+        self._version[record.id] = next(self._counter)
         if state is not JobState.FAILED and record.result_ttl is not None:
             record.expires_at = now + record.result_ttl
 
     def _insert(self, job: JobRecord, now: float) -> Enqueued:
         existing = self._live(job.id, now)
         if existing is not None:
-            return Enqueued(_copy(existing), created=False)
-        record = _copy(job)
-        record.enqueued_at = now
-        record.due_at = now + job.delay
-        record.attempts = 0
+            return Enqueued(_observed(existing, now), created=False)
+        # only the producer's fields: state, attempts, leases and results are the backend's
+        record = JobRecord(
+            id=job.id, task=job.task, queue=job.queue, payload=job.payload,
+            priority=job.priority, headers=dict(job.headers), max_attempts=job.max_attempts,
+            timeout=job.timeout, result_ttl=job.result_ttl,
+            enqueued_at=now, due_at=now + job.delay,
+        )  # fmt: skip
         self._jobs[record.id] = record
         self._seq[record.id] = next(self._counter)
         self._push(record, now)
@@ -136,7 +138,7 @@ class MemoryBackend(Backend):
                 if best is None:
                     break
                 record = self._jobs[heapq.heappop(best)[3]]
-                self._version[record.id] += 1
+                self._version[record.id] = next(self._counter)
                 record.state = JobState.ACTIVE
                 record.attempts += 1
                 record.lease_token = token
@@ -185,7 +187,7 @@ class MemoryBackend(Backend):
                     record.lease_token = None
                     record.lease_expires_at = None
                     record.worker = None
-                    record.error = item.error
+                    record.error = item.error or record.error
                     record.due_at = now + item.retry_in
                     self._push(record, now)
                 else:
@@ -212,7 +214,7 @@ class MemoryBackend(Backend):
         return accepted
 
     async def _recover_expired(self, max_recoveries: int) -> Recovered:
-        requeued = dead = 0
+        requeued = dead = cancelled = 0
         with self._lock:
             now = time.time()
             for record in list(self._jobs.values()):
@@ -220,7 +222,10 @@ class MemoryBackend(Backend):
                     continue
                 if record.lease_expires_at is None or record.lease_expires_at > now:
                     continue
-                if record.recoveries >= max_recoveries:
+                if record.cancel_requested:  # its worker died: the cancellation wins
+                    self._finish(record, JobState.CANCELLED, now)
+                    cancelled += 1
+                elif record.recoveries >= max_recoveries:
                     record.error = worker_lost_error(record.recoveries)
                     self._finish(record, JobState.FAILED, now)
                     dead += 1
@@ -231,7 +236,7 @@ class MemoryBackend(Backend):
                     record.worker = None
                     self._push(record, now)
                     requeued += 1
-        return Recovered(requeued, dead)
+        return Recovered(requeued, dead, cancelled)
 
     async def _cancel(self, job_id: str) -> JobRecord | None:
         with self._lock:

@@ -204,6 +204,14 @@ class SQLiteBackend(Backend):
         error = json.dumps(worker_lost_error(max_recoveries).to_dict())
 
         def recover(conn: sqlite3.Connection, now: float) -> Recovered:
+            cancelled = conn.execute(  # its worker died: the cancellation wins
+                "UPDATE conveyor_jobs INDEXED BY conveyor_jobs_leases "
+                "SET state = 'cancelled', finished_at = ?, lease_token = NULL, "
+                "lease_expires_at = NULL, "
+                "expires_at = CASE WHEN result_ttl IS NULL THEN NULL ELSE ? + result_ttl END "
+                "WHERE state = 'active' AND lease_expires_at <= ? AND cancel_requested = 1",
+                (now, now, now),
+            ).rowcount
             dead = conn.execute(
                 "UPDATE conveyor_jobs INDEXED BY conveyor_jobs_leases "
                 "SET state = 'failed', error = ?, finished_at = ?, "
@@ -218,7 +226,7 @@ class SQLiteBackend(Backend):
                 "WHERE state = 'active' AND lease_expires_at <= ?",
                 (now,),
             ).rowcount
-            return Recovered(requeued, dead)
+            return Recovered(requeued, dead, cancelled)
 
         return await self._thread.run(recover)
 

@@ -44,10 +44,14 @@ class SQLiteThread:
         self._startup_error: BaseException | None = None
 
     def start(self) -> None:
+        self._started.clear()
+        self._startup_error = None
         self._thread = threading.Thread(target=self._serve, name="conveyor-sqlite", daemon=True)
         self._thread.start()
         self._started.wait()
         if self._startup_error is not None:
+            self._thread.join()
+            self._thread = None
             raise self._startup_error
 
     def stop(self) -> None:

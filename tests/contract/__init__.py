@@ -1,0 +1,1 @@
+"""The backend contract: one suite every backend must pass unchanged."""

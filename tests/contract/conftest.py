@@ -1,0 +1,53 @@
+"""Fixtures of the contract suite: every test runs once per backend in `BACKENDS`.
+
+A new backend joins the suite by adding its name here and a branch to `backend_url`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from conveyor.backends import Backend, from_url
+
+BACKENDS = ["memory", "sqlite"]
+
+
+def backend_url(name: str, tmp_path: Path) -> str:
+    """A URL naming a fresh, empty store of the backend `name`."""
+    if name == "memory":
+        return "memory://"
+    if name == "sqlite":
+        return f"sqlite:///{tmp_path}/jobs.db"
+    raise LookupError(f"no contract URL for backend {name!r}")
+
+
+@pytest.fixture(params=BACKENDS)
+async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
+    """An open backend over a fresh store, closed after the test."""
+    instance = from_url(backend_url(request.param, tmp_path))
+    await instance.open()
+    try:
+        yield instance
+    finally:
+        await instance.close()
+
+
+@pytest.fixture
+async def peer(backend: Backend) -> AsyncIterator[Backend]:
+    """A second backend instance on the same store, as another process would open it.
+
+    A backend whose store lives inside one instance (memory) has no other instance that can
+    see its jobs, so its peer is the instance itself.
+    """
+    if not backend.capabilities.shared_across_processes:
+        yield backend
+        return
+    other = from_url(backend.url)
+    await other.open()
+    try:
+        yield other
+    finally:
+        await other.close()

@@ -499,10 +499,11 @@ class Worker:
         while True:
             try:
                 recovered = await self._backend.recover_expired(self.max_recoveries)
-                if recovered.requeued or recovered.dead:
+                if recovered.requeued or recovered.dead or recovered.cancelled:
                     logger.warning(
-                        "recovered %d jobs from expired leases; dead-lettered %d as worker_lost",
-                        recovered.requeued, recovered.dead,
+                        "expired leases: %d jobs requeued, %d dead-lettered as worker_lost, "
+                        "%d cancelled as requested",
+                        recovered.requeued, recovered.dead, recovered.cancelled,
                     )  # fmt: skip
                 if time.monotonic() - last_purge > 60:
                     await self._backend.purge_expired()

@@ -18,7 +18,7 @@ import time
 import urllib.parse
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from conveyor.backends.base import (
     LOST,
@@ -49,6 +49,7 @@ INSERT = (
     "max_attempts, timeout, result_ttl, enqueued_at, due_at) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+T = TypeVar("T")
 LIVE = "(expires_at IS NULL OR expires_at > ?)"
 SYNC_MODES = {"full": "FULL", "normal": "NORMAL", "extra": "EXTRA"}
 # how often an idle worker looks for commits made by other processes
@@ -140,7 +141,7 @@ class SQLiteBackend(Backend):
         take = (
             "UPDATE conveyor_jobs SET state = 'active', attempts = attempts + 1, "
             "lease_token = ?, lease_expires_at = ?, started_at = ?, worker = ? "
-            f"WHERE seq = ? RETURNING {COLUMNS}"
+            "WHERE seq IN ({marks}) RETURNING " + COLUMNS
         )
 
         def claim(conn: sqlite3.Connection, now: float) -> list[JobRecord]:
@@ -151,7 +152,13 @@ class SQLiteBackend(Backend):
             ]
             chosen = heapq.nsmallest(limit, candidates) if len(wanted) > 1 else candidates
             lease = (token, now + lease_seconds, now, worker)
-            return [_record(conn.execute(take, (*lease, seq)).fetchone()) for *_, seq in chosen]
+            order = {seq: i for i, (*_, seq) in enumerate(chosen)}
+            rows: list[Any] = []
+            for chunk in _chunks(list(order), 500):
+                marks = ", ".join("?" * len(chunk))
+                rows += conn.execute(take.format(marks=marks), (*lease, *chunk))
+            rows.sort(key=lambda row: order[row[0]])
+            return [_record(row) for row in rows]
 
         return await self._thread.run(claim)
 
@@ -173,7 +180,7 @@ class SQLiteBackend(Backend):
         return await self._thread.run(extend)
 
     async def _ack(self, acks: Sequence[Ack]) -> list[bool]:
-        return await self._thread.run(lambda conn, now: [_apply(conn, a, now) for a in acks])
+        return await self._thread.run(lambda conn, now: _apply(conn, acks, now))
 
     async def _update_running(self, updates: Sequence[RunningUpdate]) -> list[bool]:
         sql = (
@@ -345,26 +352,34 @@ class SQLiteBackend(Backend):
 
     async def wait_for_work(self, queues: Sequence[str], timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        version, next_due = self._look()
+        version = self._data_version()
+        next_due = self._next_due()
         if next_due is not None:
             deadline = min(deadline, time.monotonic() + max(0.0, next_due - time.time()))
         while (remaining := deadline - time.monotonic()) > 0:
             if await self._wait_work(min(WATCH_INTERVAL, remaining)):
                 return
-            if self._look()[0] != version:
+            if self._data_version() != version:
                 return
 
-    def _look(self) -> tuple[int, float | None]:
-        """The database's change counter and the earliest due time of a scheduled job."""
+    def _data_version(self) -> int:
+        """SQLite's change counter: it moves when another connection commits."""
         with self._watch_lock:
             if self._watch is None:
                 raise BackendUnavailable("the SQLite backend is closed")
             (version,) = self._watch.execute("PRAGMA data_version").fetchone()
+        return int(version)
+
+    def _next_due(self) -> float | None:
+        """The earliest due time of a scheduled job."""
+        with self._watch_lock:
+            if self._watch is None:
+                raise BackendUnavailable("the SQLite backend is closed")
             (next_due,) = self._watch.execute(
                 "SELECT min(due_at) FROM conveyor_jobs INDEXED BY conveyor_jobs_due "
                 "WHERE state = 'scheduled'"
             ).fetchone()
-        return int(version), next_due
+        return None if next_due is None else float(next_due)
 
 
 def _parse(url: str) -> tuple[str, str, float]:
@@ -431,33 +446,62 @@ def _insert(conn: sqlite3.Connection, jobs: Sequence[JobRecord], now: float) -> 
     return results
 
 
-def _apply(conn: sqlite3.Connection, ack: Ack, now: float) -> bool:
-    error = None if ack.error is None else json.dumps(ack.error.to_dict())
-    lease = (ack.lease.job_id, ack.lease.token)
-    held = "WHERE id = ? AND lease_token = ? AND state = 'active'"
-    if ack.state in (JobState.SCHEDULED, JobState.QUEUED):
-        due_at = now + ack.retry_in
-        state = JobState.SCHEDULED if due_at > now else JobState.QUEUED
-        unrun = 1 if ack.state is JobState.QUEUED else 0  # handed back: the attempt does not count
-        cursor = conn.execute(
-            "UPDATE conveyor_jobs SET state = ?, due_at = ?, error = coalesce(?, error), "
-            "attempts = attempts - ?, lease_token = NULL, lease_expires_at = NULL, worker = NULL "
-            + held,
-            (state.value, due_at, error, unrun, *lease),
+FINISH = (
+    "UPDATE conveyor_jobs SET state = ?, result = ?, error = ?, finished_at = ?, "
+    "expires_at = CASE WHEN ? OR result_ttl IS NULL THEN NULL ELSE ? + result_ttl END, "
+    "lease_token = NULL, lease_expires_at = NULL "
+    "WHERE id = ? AND lease_token = ? AND state = 'active'"
+)
+REQUEUE = (
+    "UPDATE conveyor_jobs SET state = ?, due_at = ?, error = coalesce(?, error), "
+    "attempts = attempts - ?, lease_token = NULL, lease_expires_at = NULL, worker = NULL "
+    "WHERE id = ? AND lease_token = ? AND state = 'active'"
+)
+
+
+def _apply(conn: sqlite3.Connection, acks: Sequence[Ack], now: float) -> list[bool]:
+    """Apply the acks whose lease still holds: one lookup, then one statement per kind."""
+    held = _held(conn, [a.lease for a in acks])
+    accepted: list[bool] = []
+    finishes: list[tuple[Any, ...]] = []
+    requeues: list[tuple[Any, ...]] = []
+    for ack in acks:
+        ok = ack.lease in held
+        held.discard(ack.lease)  # a second outcome for one lease is refused
+        accepted.append(ok)
+        if not ok:
+            continue
+        error = None if ack.error is None else json.dumps(ack.error.to_dict())
+        lease = (ack.lease.job_id, ack.lease.token)
+        if ack.state in (JobState.SCHEDULED, JobState.QUEUED):
+            due_at = now + ack.retry_in
+            state = JobState.SCHEDULED if due_at > now else JobState.QUEUED
+            unrun = 1 if ack.state is JobState.QUEUED else 0  # handed back: not an attempt
+            requeues.append((state.value, due_at, error, unrun, *lease))
+        else:
+            keep = ack.state is JobState.FAILED  # the dead-letter store is kept until purged
+            finishes.append((ack.state.value, ack.result, error, now, keep, now, *lease))
+    conn.executemany(FINISH, finishes)
+    conn.executemany(REQUEUE, requeues)
+    follow_ups = [
+        job for ack, ok in zip(acks, accepted, strict=True) if ok for job in ack.follow_ups
+    ]
+    if follow_ups:
+        _insert(conn, follow_ups, now)
+    return accepted
+
+
+def _held(conn: sqlite3.Connection, leases: Sequence[Lease]) -> set[Lease]:
+    """The leases that still hold: the job is active under that very token."""
+    held: set[Lease] = set()
+    for chunk in _chunks(list({lease.job_id for lease in leases}), 500):
+        marks = ", ".join("?" * len(chunk))
+        rows = conn.execute(
+            f"SELECT id, lease_token FROM conveyor_jobs WHERE id IN ({marks}) AND state = 'active'",
+            chunk,
         )
-    else:
-        keep = ack.state is JobState.FAILED  # the dead-letter store is kept until purged
-        cursor = conn.execute(
-            "UPDATE conveyor_jobs SET state = ?, result = ?, error = ?, finished_at = ?, "
-            "expires_at = CASE WHEN ? OR result_ttl IS NULL THEN NULL ELSE ? + result_ttl END, "
-            "lease_token = NULL, lease_expires_at = NULL " + held,
-            (ack.state.value, ack.result, error, now, keep, now, *lease),
-        )
-    if cursor.rowcount != 1:
-        return False
-    if ack.follow_ups:
-        _insert(conn, ack.follow_ups, now)
-    return True
+        held.update(Lease(job_id, token) for job_id, token in rows)
+    return held
 
 
 def _select(conn: sqlite3.Connection, job_id: str, now: float) -> JobRecord | None:
@@ -486,6 +530,6 @@ def _record(row: Sequence[Any]) -> JobRecord:
     )  # fmt: skip
 
 
-def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+def _chunks(items: list[T], size: int) -> Iterable[list[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]

@@ -15,13 +15,15 @@ from conveyor.errors import (
     PayloadTooLarge,
     Retry,
     SerializationError,
+    TaskTimeout,
 )
 from conveyor.job import JobError, JobEvent, JobHandle, JobInfo, JobState
-from conveyor.task import EnqueueOptions, Signature, Task
+from conveyor.task import AsyncTask, EnqueueOptions, Signature, Task
 from conveyor.worker import Worker
 
 __all__ = [
     "ArgumentError",
+    "AsyncTask",
     "BackendUnavailable",
     "ConfigurationError",
     "Context",
@@ -43,5 +45,6 @@ __all__ = [
     "SerializationError",
     "Signature",
     "Task",
+    "TaskTimeout",
     "Worker",
 ]

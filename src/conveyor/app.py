@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import threading
 import types
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from typing import Any, ParamSpec, Protocol, TypeVar, cast, overload
 
 from conveyor.backends import Backend, from_url
@@ -13,7 +14,7 @@ from conveyor.errors import ConfigurationError
 from conveyor.job import JobHandle, JobRecord
 from conveyor.portal import Portal
 from conveyor.retry import Backoff
-from conveyor.task import Signature, Task, TaskConfig
+from conveyor.task import AsyncTask, Signature, Task, TaskConfig
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -25,6 +26,10 @@ Hook = Callable[[types.SimpleNamespace], Awaitable[None]]
 
 
 class TaskDecorator(Protocol):
+    @overload
+    def __call__(self, func: Callable[Q, Coroutine[Any, Any, T]], /) -> AsyncTask[Q, T]: ...
+
+    @overload
     def __call__(self, func: Callable[Q, T], /) -> Task[Q, T]: ...
 
 
@@ -54,6 +59,9 @@ class Conveyor:
         return f"<Conveyor {self.url} tasks={len(self.tasks)}>"
 
     # -- tasks -----------------------------------------------------------------------------
+
+    @overload
+    def task(self, func: Callable[P, Coroutine[Any, Any, R]], /) -> AsyncTask[P, R]: ...
 
     @overload
     def task(self, func: Callable[P, R], /) -> Task[P, R]: ...
@@ -107,7 +115,7 @@ class Conveyor:
             job_id=job_id,
         )
 
-        def register(fn: Callable[Q, T]) -> Task[Q, T]:
+        def register(fn: Callable[..., Any]) -> Task[Any, Any]:
             if not callable(fn):
                 raise ConfigurationError(f"@app.task needs a function, got {fn!r}")
             task_name = name or f"{fn.__module__}.{fn.__qualname__}"
@@ -121,7 +129,8 @@ class Conveyor:
                     f"a task named {task_name!r} is already registered; pass name=... to "
                     "tell them apart"
                 )
-            task = Task(self, fn, task_name, config)
+            kind = AsyncTask if inspect.iscoroutinefunction(fn) else Task
+            task: Task[Any, Any] = kind(self, fn, task_name, config)
             self.tasks[task_name] = task
             return task
 

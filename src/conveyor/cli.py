@@ -198,7 +198,7 @@ def enqueue(
     async def work() -> str:
         # JSON from the shell is read the way a worker reads a payload: typed by annotations
         arguments = task.bind(tuple(args), dict(kwargs))
-        typed = task.codec.decode(json.dumps([arguments]).encode())
+        typed = task.codec.decode(json.dumps(arguments).encode())
         call_args, call_kwargs = task.call_arguments(typed)
         handle = await task.options(**options).enqueue(*call_args, **call_kwargs)
         note = "" if handle.created else " (already existed)"
@@ -237,20 +237,28 @@ def list_jobs(
         return await (await app.connected()).list_jobs(query)
 
     records = _run(app, work)
-    table = Table("id", "task", "queue", "state", "attempts", "enqueued", "finished", "error")
+    table = Table(box=None, pad_edge=False)
+    # ids and task names stay whole so they can be copied; the rest gives way to the width
+    longest_id = max((len(r.id) for r in records), default=2)
+    longest_task = max((len(r.task) for r in records), default=4)
+    table.add_column("id", no_wrap=True, min_width=longest_id)
+    table.add_column("state", no_wrap=True, min_width=9)
+    table.add_column("tries", no_wrap=True)
+    table.add_column("task", no_wrap=True, min_width=min(longest_task, 60))
+    table.add_column("queue", overflow="ellipsis", no_wrap=True)
+    table.add_column("enqueued", no_wrap=True)
+    table.add_column("error", overflow="ellipsis", no_wrap=True)
     for r in records:
-        error = f"{r.error.type}: {r.error.message}"[:60] if r.error else ""
+        error = f"{r.error.type}: {r.error.message}" if r.error else ""
         table.add_row(
-            r.id,
-            r.task,
-            r.queue,
-            _state(r.state),
-            f"{r.attempts}/{r.max_attempts}",
-            _time(r.enqueued_at),
-            _time(r.finished_at),
-            error,
-        )
+            r.id, _state(r.state), f"{r.attempts}/{r.max_attempts}", r.task, r.queue,
+            _clock(r.enqueued_at), error,
+        )  # fmt: skip
     console.print(table if records else "no jobs match")
+
+
+def _clock(epoch: float) -> str:
+    return datetime.datetime.fromtimestamp(epoch).strftime("%H:%M:%S")
 
 
 @jobs.command("show")

@@ -39,6 +39,14 @@ class JobTimeout(ConveyorError, TimeoutError):
     """Waiting for a job's result took longer than the caller allowed."""
 
 
+class TaskTimeout(ConveyorError, TimeoutError):
+    """A task ran longer than its timeout (recorded as the job's error, reason "timeout")."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"the task ran longer than its {seconds:g} s timeout")
+        self.seconds = seconds
+
+
 class JobCancelled(ConveyorError):
     """The job was cancelled before it produced a result."""
 

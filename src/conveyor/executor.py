@@ -9,15 +9,10 @@ import functools
 import logging
 from typing import Any
 
+from conveyor.errors import TaskTimeout
 from conveyor.task import Task
 
 logger = logging.getLogger("conveyor.worker")
-
-
-class TaskTimeout(Exception):
-    def __init__(self, seconds: float) -> None:
-        super().__init__(f"the task ran longer than its {seconds:g} s timeout")
-        self.seconds = seconds
 
 
 class Executor:

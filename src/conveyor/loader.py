@@ -38,7 +38,7 @@ def load_app(path: str) -> Conveyor:
         ) from None
     if not isinstance(app, Conveyor):
         raise ConfigurationError(
-            f"{path} is a {type(app).__name__}, not a Conveyor app: "
+            f"{path} is an object of type {type(app).__name__}, not a Conveyor app: "
             "point at the object made by Conveyor(...)"
         )
     return app

@@ -18,24 +18,16 @@ from typing_extensions import TypedDict
 
 from conveyor.errors import ConfigurationError, SerializationError
 
-JSON_CONFIG = pydantic.ConfigDict(ser_json_bytes="base64", val_json_bytes="base64")
-
-
-def adapter(annotation: Any) -> pydantic.TypeAdapter[Any]:
-    """A TypeAdapter that writes bytes as base64 wherever the type lets us say so."""
-    try:
-        return pydantic.TypeAdapter(annotation, config=JSON_CONFIG)
-    except pydantic.PydanticUserError:
-        # models, dataclasses and TypedDicts carry their own config
-        return pydantic.TypeAdapter(annotation)
+JSON_CONFIG = pydantic.ConfigDict(
+    ser_json_bytes="base64", val_json_bytes="base64", ser_json_inf_nan="constants"
+)
 
 
 class ArgumentCodec:
     """Encodes bound arguments of one function to JSON bytes and back.
 
-    The wire form is `[{"param": value, ...}]`: an object keyed by parameter name holding
-    only the arguments the caller gave (defaults stay with the code), wrapped in a list so
-    one codec config covers every field.
+    The wire form is `{"param": value, ...}`: an object keyed by parameter name holding
+    only the arguments the caller gave (defaults stay with the code).
     """
 
     def __init__(self, func: Callable[..., Any], skip: frozenset[str]) -> None:
@@ -61,18 +53,28 @@ class ArgumentCodec:
         self._adapter: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(
             tuple[shape], config=JSON_CONFIG
         )
+        self._fields = {name: ValueCodec(annotation) for name, annotation in fields.items()}
 
     def encode(self, arguments: Mapping[str, Any]) -> bytes:
         try:
-            return self._adapter.dump_json((arguments,), warnings="error")
+            return self._adapter.dump_json((arguments,), warnings="error")[1:-1]
         except (pydantic_core.PydanticSerializationError, ValueError, TypeError) as exc:
-            raise SerializationError(f"cannot encode the arguments as JSON: {exc}") from exc
+            raise SerializationError(f"cannot encode {self._culprit(arguments)}: {exc}") from exc
         except RecursionError as exc:
             raise SerializationError("the arguments are nested too deeply to encode") from exc
 
+    def _culprit(self, arguments: Mapping[str, Any]) -> str:
+        """Name the argument that failed, by encoding them one at a time (only on error)."""
+        for name, value in arguments.items():
+            try:
+                self._fields[name].encode(value)
+            except SerializationError:
+                return f"argument {name!r} ({type(value).__name__}) as JSON"
+        return "the arguments as JSON"
+
     def decode(self, payload: bytes) -> dict[str, Any]:
         try:
-            (arguments,) = self._adapter.validate_json(payload)
+            (arguments,) = self._adapter.validate_json(b"[" + payload + b"]")
         except pydantic.ValidationError as exc:
             raise SerializationError(f"the arguments do not fit the task: {describe(exc)}") from exc
         except ValueError as exc:
@@ -84,11 +86,15 @@ class ValueCodec:
     """Encodes one value of a known annotation (a result, a checkpoint)."""
 
     def __init__(self, annotation: Any) -> None:
-        self._adapter = adapter(annotation)
+        # Values pass through a 1-tuple, so the codec config reaches models, dataclasses and
+        # TypedDicts too; the brackets it adds are cut off on the way out, put back on the way in.
+        self._adapter: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(
+            tuple[annotation], config=JSON_CONFIG
+        )
 
     def encode(self, value: Any) -> bytes:
         try:
-            return self._adapter.dump_json(value, warnings="error")
+            return self._adapter.dump_json((value,), warnings="error")[1:-1]
         except (pydantic_core.PydanticSerializationError, ValueError, TypeError) as exc:
             raise SerializationError(
                 f"cannot encode {type(value).__name__} as JSON: {exc}"
@@ -98,7 +104,8 @@ class ValueCodec:
 
     def decode(self, data: bytes) -> Any:
         try:
-            return self._adapter.validate_json(data)
+            (value,) = self._adapter.validate_json(b"[" + data + b"]")
+            return value
         except pydantic.ValidationError as exc:
             raise SerializationError(
                 f"the stored value does not fit its type: {describe(exc)}"

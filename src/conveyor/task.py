@@ -6,10 +6,11 @@ import dataclasses
 import datetime
 import functools
 import inspect
+import math
 import os
 import re
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypedDict, TypeVar, get_type_hints
+from collections.abc import Callable, Coroutine, Mapping
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypedDict, TypeVar, cast, get_type_hints
 
 from typing_extensions import Unpack
 
@@ -58,6 +59,7 @@ class TaskConfig:
     def check(self, name: str) -> None:
         where = f"task {name!r}"
         _check_queue(self.queue, where)
+        _check_priority(self.priority, where)
         _check_retries(self.retries, where)
         check_backoff(self.backoff)
         if self.backoff_base < 0:
@@ -70,18 +72,21 @@ class TaskConfig:
 class Task(Generic[P, R]):
     """A registered task. Call it to run inline; `enqueue` it to run on a worker."""
 
-    def __init__(self, app: Conveyor, func: Callable[P, R], name: str, config: TaskConfig) -> None:
+    def __init__(
+        self, app: Conveyor, func: Callable[P, Any], name: str, config: TaskConfig
+    ) -> None:
         config.check(name)
         self.app = app
         self.func = func
         self.name = name
         self.config = config
         self.is_async = inspect.iscoroutinefunction(func)
-        signature = inspect.signature(func)
         hints = _hints(func)
+        signature = inspect.signature(func, eval_str=True)
         self.context_params = frozenset(
             n for n, p in signature.parameters.items() if hints.get(n) is Context
         )
+        self._full_signature = signature
         self.signature = signature.replace(
             parameters=[p for n, p in signature.parameters.items() if n not in self.context_params]
         )
@@ -101,10 +106,15 @@ class Task(Generic[P, R]):
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         """Run the function here and now, as a plain call (how tasks are unit-tested)."""
+        if not self.context_params:
+            return cast(R, self.func(*args, **kwargs))
+        given = {n: kwargs.pop(n) for n in self.context_params if n in kwargs}
+        arguments = dict(self.signature.bind(*args, **kwargs).arguments)
         for name in self.context_params:
-            if kwargs.get(name, Context.INJECTED) is Context.INJECTED:
-                kwargs[name] = Context.inline(self.name)
-        return self.func(*args, **kwargs)
+            context = given.get(name, Context.INJECTED)
+            arguments[name] = Context.inline(self.name) if context is Context.INJECTED else context
+        call = inspect.BoundArguments(self._full_signature, arguments)
+        return cast(R, self.func(*call.args, **call.kwargs))
 
     def options(self, **options: Unpack[EnqueueOptions]) -> TaskCall[P, R]:
         return TaskCall(self, options)
@@ -143,6 +153,15 @@ class Task(Generic[P, R]):
         args, kwargs = list(bound.args), dict(bound.kwargs)
         self.signature.bind(*args, **kwargs)  # a stored payload may lack a required argument
         return args, kwargs
+
+
+class AsyncTask(Task[P, R]):
+    """A task whose function is async: a direct call returns an awaitable of its result."""
+
+    def __call__(  # type: ignore[override]
+        self, *args: P.args, **kwargs: P.kwargs
+    ) -> Coroutine[Any, Any, R]:
+        return super().__call__(*args, **kwargs)  # type: ignore[return-value]
 
 
 class TaskCall(Generic[P, R]):
@@ -204,7 +223,9 @@ def _record(
         headers.setdefault(CORRELATION_HEADER, correlation_id)
     job_id = options.get("job_id")
     if job_id is None and config.job_id is not None:
-        job_id = _derive_id(task, config.job_id, arguments)
+        complete = inspect.BoundArguments(task.signature, dict(arguments))
+        complete.apply_defaults()
+        job_id = _derive_id(task, config.job_id, dict(complete.arguments))
     return JobRecord(
         id=job_id or os.urandom(16).hex(),
         task=task.name,
@@ -259,7 +280,7 @@ def _checked(options: EnqueueOptions, name: str) -> EnqueueOptions:
     delay = options.get("delay")
     if delay is not None:
         seconds = delay.total_seconds() if isinstance(delay, datetime.timedelta) else delay
-        if not isinstance(seconds, int | float) or seconds < 0:
+        if not _is_number(seconds) or seconds < 0:
             raise ConfigurationError(f"{where}: delay must be >= 0 seconds, got {delay!r}")
     eta = options.get("eta")
     if eta is not None and (not isinstance(eta, datetime.datetime) or eta.tzinfo is None):
@@ -270,8 +291,14 @@ def _checked(options: EnqueueOptions, name: str) -> EnqueueOptions:
     job_id = options.get("job_id")
     if job_id is not None and (not isinstance(job_id, str) or not 0 < len(job_id) <= 200):
         raise ConfigurationError(f"{where}: job_id must be a string of 1 to 200 characters")
-    if "priority" in options and not isinstance(options["priority"], int):
-        raise ConfigurationError(f"{where}: priority must be an int (higher runs first)")
+    if "priority" in options:
+        _check_priority(options["priority"], where)
+    if "headers" in options:
+        headers = options["headers"]
+        if not isinstance(headers, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
+        ):
+            raise ConfigurationError(f"{where}: headers must map str to str, got {headers!r}")
     if "queue" in options:
         _check_queue(options["queue"], where)
     if "retries" in options:
@@ -293,8 +320,20 @@ def _check_retries(retries: object, where: str) -> None:
         raise ConfigurationError(f"{where}: retries must be an int from 0 to 1000, got {retries!r}")
 
 
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_priority(priority: object, where: str) -> None:
+    if not isinstance(priority, int) or isinstance(priority, bool) or abs(priority) >= 2**62:
+        raise ConfigurationError(
+            f"{where}: priority must be an int between -2**62 and 2**62 (higher runs first), "
+            f"got {priority!r}"
+        )
+
+
 def _check_timeout(timeout: object, where: str) -> None:
-    if timeout is not None and (not isinstance(timeout, int | float) or timeout <= 0):
+    if timeout is not None and (not _is_number(timeout) or timeout <= 0):  # type: ignore[operator]
         raise ConfigurationError(f"{where}: timeout must be a positive number of seconds or None")
 
 

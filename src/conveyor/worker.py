@@ -27,8 +27,8 @@ from conveyor.app import Conveyor
 from conveyor.backends.base import DEFAULT_MAX_RECOVERIES, Ack, Backend, Lease, RunningUpdate
 from conveyor.context import CORRELATION_HEADER, Context
 from conveyor.correlation import reset_correlation_id, set_correlation_id
-from conveyor.errors import ConfigurationError, Retry, SerializationError
-from conveyor.executor import Executor, TaskTimeout
+from conveyor.errors import ConfigurationError, Retry, SerializationError, TaskTimeout
+from conveyor.executor import Executor
 from conveyor.job import JobError, JobRecord, JobState
 from conveyor.retry import retry_delay
 
@@ -292,21 +292,24 @@ class Worker:
                 current.uncancel()
             self._stopped(running)
             return
-        except Retry as exc:
-            self._retry_or_fail(running, exc, exc.delay)
-            return
-        except TaskTimeout as exc:
-            self._retry_or_fail(running, exc, None, reason="timeout")
-            return
-        except SerializationError as exc:
-            error = JobError(type(exc).__name__, str(exc), reason="unencodable_result")
-            self._finish(running, Ack(running.lease, JobState.FAILED, error=error))
-            return
         except Exception as exc:
-            self._retry_or_fail(running, exc, None)
+            if running.stop_reason == "cancel_requested":  # a sync task that saw ctx.cancelled
+                self._stopped(running)
+            elif isinstance(exc, Retry):
+                self._retry_or_fail(running, exc, exc.delay)
+            elif isinstance(exc, TaskTimeout):
+                self._retry_or_fail(running, exc, None, reason="timeout")
+            elif isinstance(exc, SerializationError):
+                error = JobError(type(exc).__name__, str(exc), reason="unencodable_result")
+                self._finish(running, Ack(running.lease, JobState.FAILED, error=error))
+            else:
+                self._retry_or_fail(running, exc, None)
             return
         finally:
             reset_correlation_id(token)
+        if running.stop_reason == "cancel_requested":
+            self._stopped(running)  # it returned, but only because it was asked to stop
+            return
         self._finish(running, Ack(running.lease, JobState.SUCCEEDED, result=payload))
 
     def _stopped(self, running: _Running) -> None:
@@ -327,7 +330,7 @@ class Worker:
         error = JobError(
             type=f"{type(exc).__module__}.{type(exc).__qualname__}".removeprefix("builtins."),
             message=str(exc),
-            traceback=user_traceback(exc),
+            traceback=None if isinstance(exc, TaskTimeout) else user_traceback(exc),
             reason=reason,
         )
         if record.attempts < record.max_attempts:

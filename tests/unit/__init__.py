@@ -1,0 +1,1 @@
+"""Unit tests: the call-site checks and the public surface, without a worker."""

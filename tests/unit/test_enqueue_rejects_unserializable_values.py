@@ -23,7 +23,7 @@ async def record(
 
 
 @pytest.fixture
-def record_task(app: Conveyor) -> Task[..., Any]:
+def record_task(app: Conveyor) -> Task[..., None]:
     return app.task(record)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextvars
 import functools
 import logging
@@ -11,6 +10,7 @@ from typing import Any
 
 from conveyor.errors import TaskTimeout
 from conveyor.task import Task
+from conveyor.threads import DaemonThreadPool
 
 logger = logging.getLogger("conveyor.worker")
 
@@ -19,9 +19,7 @@ class Executor:
     """Runs task functions; sync ones in a bounded thread pool so the loop never blocks."""
 
     def __init__(self, threads: int) -> None:
-        self._threads = concurrent.futures.ThreadPoolExecutor(
-            max_workers=threads, thread_name_prefix="conveyor-task"
-        )
+        self._threads = DaemonThreadPool(threads)
         self.abandoned = 0
 
     async def run(
@@ -43,17 +41,18 @@ class Executor:
                     raise TaskTimeout(timeout) from None
                 raise
         call = functools.partial(contextvars.copy_context().run, task.func, *args, **kwargs)
-        future = asyncio.get_running_loop().run_in_executor(self._threads, call)
+        future = asyncio.wrap_future(self._threads.submit(call))
         if timeout is None:
             return await future
         done, _ = await asyncio.wait([future], timeout=timeout)
         if not done:
             # a thread cannot be stopped from outside: it runs on, but its result is dropped
             self.abandoned += 1
+            self._threads.grow()  # keep the pool's capacity: that thread is lost to it
             logger.warning(
                 "job %s (%s) overran its %g s timeout in a thread, which cannot be stopped: "
-                "the job is failed and the thread abandoned (%d so far, each holding a pool "
-                "slot until it returns)",
+                "the job is failed and the thread abandoned (%d so far; each runs on until its "
+                "task returns, and ends with the process)",
                 job_id,
                 task.name,
                 timeout,
@@ -64,7 +63,7 @@ class Executor:
         return future.result()
 
     def shutdown(self) -> None:
-        self._threads.shutdown(wait=False, cancel_futures=True)
+        self._threads.shutdown()
 
 
 def _discard(future: asyncio.Future[Any]) -> None:

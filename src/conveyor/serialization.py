@@ -49,7 +49,8 @@ class ArgumentCodec:
             elif param.kind is inspect.Parameter.VAR_KEYWORD:
                 annotation = dict[str, annotation]  # type: ignore[valid-type]
             fields[name] = annotation
-        shape: Any = TypedDict(f"{func.__name__}_args", fields, total=False)  # type: ignore[misc]
+        # closed: a stored payload with an argument the function lacks is refused
+        shape = TypedDict(f"{func.__name__}_args", fields, total=False, closed=True)  # type: ignore[misc]
         self._adapter: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(
             tuple[shape], config=JSON_CONFIG
         )

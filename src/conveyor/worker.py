@@ -259,6 +259,15 @@ class Worker:
             )
             self._finish(running, Ack(running.lease, JobState.FAILED, error=error))
             return
+        if len(record.payload) > self.app.max_payload_bytes:  # written around the client
+            error = JobError(
+                "PayloadTooLarge",
+                f"the stored arguments are {len(record.payload)} bytes, over this app's "
+                f"{self.app.max_payload_bytes}-byte limit",
+                reason="undecodable",
+            )
+            self._finish(running, Ack(running.lease, JobState.FAILED, error=error))
+            return
         try:
             arguments = task.codec.decode(record.payload)
             args, kwargs = task.call_arguments(arguments)

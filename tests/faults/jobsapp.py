@@ -1,0 +1,126 @@
+"""The app that the fault tests' worker processes run, as `conveyor worker faults.jobsapp:app`.
+
+Every task writes its own oracle: one line per event ("start", "end", "cancel", "block") to
+the file named by FAULTS_LOG, outside the queue under test. Each line is a single `write` to
+a file opened with O_APPEND, so lines from several processes never interleave and a line
+that was written survives the writer's SIGKILL.
+
+The process environment steers the tasks:
+
+- FAULTS_DB_URL: the backend URL of `app` (the test process builds its own `Jobs`).
+- FAULTS_LOG: the oracle log.
+- FAULTS_NAP_SCALE: multiplies every sleep; a worker started with 0 runs every task at once,
+  which is how a test lets a second worker finish what a first one was stuck in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from typing import Any
+
+from conveyor import Context, Conveyor
+
+DB_URL_ENV = "FAULTS_DB_URL"
+LOG_ENV = "FAULTS_LOG"
+SCALE_ENV = "FAULTS_NAP_SCALE"
+
+# the oracle log's events
+START, END, CANCEL, BLOCK = "start", "end", "cancel", "block"
+
+
+def note(kind: str, ctx: Context) -> None:
+    """Append "<kind> <job id> <pid> <attempt> <monotonic ns>" to the oracle log."""
+    line = f"{kind} {ctx.job_id} {os.getpid()} {ctx.attempt} {time.monotonic_ns()}\n"
+    fd = os.open(os.environ[LOG_ENV], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line.encode())
+    finally:
+        os.close(fd)
+
+
+def scale() -> float:
+    return float(os.environ.get(SCALE_ENV, "1"))
+
+
+async def nap(seconds: float, ctx: Context = Context.INJECTED) -> int:
+    """Sleep on the event loop; return the worker's pid."""
+    note(START, ctx)
+    try:
+        await asyncio.sleep(seconds * scale())
+    except asyncio.CancelledError:
+        note(CANCEL, ctx)
+        raise
+    note(END, ctx)
+    return os.getpid()
+
+
+def sync_nap(seconds: float, ctx: Context = Context.INJECTED) -> int:
+    """Sleep in the worker's thread pool; return the worker's pid."""
+    note(START, ctx)
+    time.sleep(seconds * scale())
+    note(END, ctx)
+    return os.getpid()
+
+
+async def die_after_return(ctx: Context = Context.INJECTED) -> int:
+    """Return normally; on the first attempt the worker dies before it writes the outcome.
+
+    The kill is scheduled with `call_soon` just before returning, so it runs right after
+    the worker has queued the acknowledgement and before its flusher can write it: the
+    event loop runs ready callbacks in order, and the flusher is only woken by the ack.
+    """
+    note(START, ctx)
+    note(END, ctx)
+    if ctx.attempt == 1:
+        asyncio.get_running_loop().call_soon(os.kill, os.getpid(), signal.SIGKILL)
+    return os.getpid()
+
+
+async def stall(block: float, ctx: Context = Context.INJECTED) -> int:
+    """A moment of ordinary async work, then `block` seconds holding the event loop.
+
+    A test SIGSTOPs the worker once the "block" line appears: when it resumes, the handler
+    returns at once and the worker's next step writes its (by then stale) acknowledgement.
+    """
+    note(START, ctx)
+    await asyncio.sleep(0.2 * scale())
+    note(BLOCK, ctx)
+    time.sleep(block * scale())  # noqa: ASYNC251 - holding the loop is the point
+    note(END, ctx)
+    return os.getpid()
+
+
+async def poison(ctx: Context = Context.INJECTED) -> None:
+    """Kill the worker process running it, on every attempt."""
+    note(START, ctx)
+    await asyncio.sleep(0.2)
+    os.kill(os.getpid(), signal.SIGKILL)
+    await asyncio.sleep(60)  # not reached
+
+
+async def echo(value: Any, ctx: Context = Context.INJECTED) -> int:
+    """Accept any JSON value; return the worker's pid."""
+    note(START, ctx)
+    note(END, ctx)
+    return os.getpid()
+
+
+class Jobs:
+    """The fault tests' tasks, registered under fixed names on one app."""
+
+    def __init__(self, url: str) -> None:
+        self.app = Conveyor(url)
+        task = self.app.task
+        self.nap = task(name="faults.nap")(nap)
+        self.sync_nap = task(name="faults.sync_nap")(sync_nap)
+        self.die_after_return = task(name="faults.die_after_return")(die_after_return)
+        self.stall = task(name="faults.stall")(stall)
+        self.poison = task(name="faults.poison")(poison)
+        self.echo = task(name="faults.echo")(echo)
+
+
+jobs = Jobs(os.environ.get(DB_URL_ENV, "memory://"))
+app = jobs.app

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from conveyor.backends import Backend, from_url
+from live_services import fresh_redis
 
-BACKENDS = ["memory", "sqlite"]
+BACKENDS = ["memory", "sqlite", "redis"]
 
 
 def backend_url(name: str, tmp_path: Path) -> str:
@@ -21,6 +22,8 @@ def backend_url(name: str, tmp_path: Path) -> str:
         return "memory://"
     if name == "sqlite":
         return f"sqlite:///{tmp_path}/jobs.db"
+    if name == "redis":
+        return fresh_redis()
     raise LookupError(f"no contract URL for backend {name!r}")
 
 

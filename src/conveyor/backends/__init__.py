@@ -9,7 +9,7 @@ from conveyor.errors import ConfigurationError
 
 
 def from_url(url: str) -> Backend:
-    """The backend a URL names: memory://, sqlite:///path.db (redis and postgresql to come)."""
+    """The backend a URL names: memory://, sqlite:///path.db, redis://host:port/db."""
     scheme = urllib.parse.urlsplit(url).scheme
     if scheme == "memory":
         from conveyor.backends.memory import MemoryBackend
@@ -19,8 +19,13 @@ def from_url(url: str) -> Backend:
         from conveyor.backends.sqlite import SQLiteBackend
 
         return SQLiteBackend(url)
+    if scheme in ("redis", "rediss"):
+        from conveyor.backends.redis import RedisBackend
+
+        return RedisBackend(url)
     raise ConfigurationError(
-        f"unsupported backend URL {url!r}: use memory:// or sqlite:///path/to/jobs.db"
+        f"unsupported backend URL {url!r}: use memory://, sqlite:///path/to/jobs.db "
+        "or redis://host:6379/0"
     )
 
 

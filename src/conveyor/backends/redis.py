@@ -1,0 +1,359 @@
+"""`redis://` and `rediss://`: the distributed engine, on redis-py's asyncio client.
+
+Every state change is one Lua script (one round trip, atomic); claims and acknowledgements
+are batched by the worker, so a busy worker needs far fewer round trips than jobs. The key
+layout is documented in `redis_lua`. Idle workers wait on a channel that enqueues publish
+to, and `result()` waits on the job's own channel: nothing polls Redis in a loop.
+
+redis-py clients belong to the event loop that made them; this backend keeps one client
+per loop, so the sync portal and an app's own loop can share one backend object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import threading
+import time
+import urllib.parse
+import weakref
+from collections.abc import Sequence
+from typing import Any, ClassVar, cast
+
+from conveyor.backends import redis_lua
+from conveyor.backends.base import (
+    Ack,
+    Backend,
+    Capabilities,
+    Enqueued,
+    JobFilter,
+    Lease,
+    LeaseStatus,
+    Recovered,
+    RunningUpdate,
+    worker_lost_error,
+)
+from conveyor.errors import BackendUnavailable, ConfigurationError
+from conveyor.job import JobError, JobRecord, JobState
+
+try:
+    import redis.asyncio as aioredis
+    import redis.exceptions
+    from redis.commands.core import AsyncScript
+except ImportError as exc:  # pragma: no cover - depends on the install
+    raise ConfigurationError(
+        "the Redis backend needs redis-py: pip install 'conveyor[redis]'"
+    ) from exc
+
+SCRIPTS = {
+    name: getattr(redis_lua, name)
+    for name in (
+        "ENQUEUE", "CLAIM", "EXTEND", "ACK", "UPDATE_RUNNING", "RECOVER", "CANCEL",
+        "RETRY", "GET", "COUNTS", "PURGE", "PURGE_EXPIRED", "PENDING",
+    )
+}  # fmt: skip
+LIST_CHUNK = 200
+
+
+class RedisBackend(Backend):
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        shared_across_processes=True, durable=True, pushes_new_work=True
+    )
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        parsed = urllib.parse.urlsplit(url)
+        if parsed.scheme not in ("redis", "rediss", "unix"):
+            raise ConfigurationError(f"bad Redis URL {url!r}: use redis://host:port/db")
+        self.url = url
+        self._lock = threading.Lock()
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._scripts: dict[str, AsyncScript] = {}
+
+    # -- connections ----------------------------------------------------------------------
+
+    def _client(self) -> aioredis.Redis:
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            client = self._clients.get(loop)
+            if client is None:
+                try:
+                    client = aioredis.Redis.from_url(self.url, health_check_interval=30)
+                except ValueError as exc:
+                    raise ConfigurationError(f"bad Redis URL {self.url!r}: {exc}") from None
+                self._clients[loop] = client
+                if not self._scripts:
+                    self._scripts = {n: client.register_script(s) for n, s in SCRIPTS.items()}
+            return client
+
+    async def _run(self, name: str, args: Sequence[Any]) -> Any:
+        client = self._client()
+        try:
+            return await self._scripts[name](keys=[], args=list(args), client=client)
+        except redis.exceptions.ConnectionError as exc:
+            raise BackendUnavailable(f"cannot reach Redis at {self.url}: {exc}") from exc
+
+    async def open(self) -> None:
+        try:
+            await self._client().ping()
+        except redis.exceptions.ConnectionError as exc:
+            raise BackendUnavailable(f"cannot reach Redis at {self.url}: {exc}") from exc
+
+    async def close(self) -> None:
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            client = self._clients.pop(loop, None)
+        if client is not None:
+            await client.aclose()
+
+    # -- primitives -------------------------------------------------------------------------
+
+    async def _enqueue(self, jobs: Sequence[JobRecord]) -> list[Enqueued]:
+        args: list[Any] = [len(jobs)]
+        for job in jobs:
+            args += _fields(job)
+        reply = await self._run("ENQUEUE", args)
+        return [
+            Enqueued(_record(raw), created=bool(created))
+            for created, raw in zip(reply[::2], reply[1::2], strict=True)
+        ]
+
+    async def _claim(
+        self, queues: Sequence[str], limit: int, worker: str, lease_seconds: float
+    ) -> list[JobRecord]:
+        token = secrets.token_hex(8)
+        wanted = list(dict.fromkeys(queues))
+        reply = await self._run("CLAIM", [token, lease_seconds, worker, limit, *wanted])
+        return [_record(raw) for raw in reply]
+
+    async def _extend(
+        self, leases: Sequence[Lease], lease_seconds: float
+    ) -> dict[str, LeaseStatus]:
+        args: list[Any] = [lease_seconds]
+        for lease in leases:
+            args += [lease.job_id, lease.token]
+        reply = await self._run("EXTEND", args)
+        return {
+            lease.job_id: LeaseStatus(held=code > 0, cancel_requested=code == 2)
+            for lease, code in zip(leases, reply, strict=True)
+        }
+
+    async def _ack(self, acks: Sequence[Ack]) -> list[bool]:
+        args: list[Any] = [len(acks)]
+        for ack in acks:
+            args += [
+                ack.lease.job_id, ack.lease.token, ack.state.value, ack.result or b"",
+                _error(ack.error), ack.retry_in, len(ack.follow_ups),
+            ]  # fmt: skip
+            for follow_up in ack.follow_ups:
+                args += _fields(follow_up)
+        return [bool(ok) for ok in await self._run("ACK", args)]
+
+    async def _update_running(self, updates: Sequence[RunningUpdate]) -> list[bool]:
+        args: list[Any] = []
+        for u in updates:
+            progress = "" if u.progress is None else repr(u.progress)
+            message = (u.message or "") if u.progress is not None else ""
+            has_checkpoint = "1" if u.checkpoint is not None else "0"
+            args += [
+                u.lease.job_id, u.lease.token, progress, message, u.checkpoint or b"",
+                has_checkpoint,
+            ]  # fmt: skip
+        return [bool(ok) for ok in await self._run("UPDATE_RUNNING", args)]
+
+    async def _recover_expired(self, max_recoveries: int) -> Recovered:
+        error = json.dumps(worker_lost_error(max_recoveries).to_dict())
+        requeued, dead, cancelled = await self._run("RECOVER", [max_recoveries, error])
+        return Recovered(int(requeued), int(dead), int(cancelled))
+
+    async def _cancel(self, job_id: str) -> JobRecord | None:
+        reply = await self._run("CANCEL", [job_id])
+        return None if reply is None else _record(reply)
+
+    async def _retry(self, job_id: str) -> JobRecord | None:
+        reply = await self._run("RETRY", [job_id])
+        return None if reply is None else _record(reply)
+
+    async def _get(self, job_id: str) -> JobRecord | None:
+        reply = await self._run("GET", [job_id])
+        return None if reply is None else _record(reply)
+
+    async def _list(self, query: JobFilter) -> list[JobRecord]:
+        client = self._client()
+        queues = [query.queue] if query.queue is not None else await self._queues()
+        for queue in queues:
+            await self._run("PURGE_EXPIRED", [queue])
+        # newest first across queues: walk each queue's `all` index from the top, merging
+        cursors = {q: 0 for q in queues}
+        heads: dict[str, list[tuple[bytes, float]]] = {}
+        matched: list[JobRecord] = []
+        skip = query.offset
+        while len(matched) < query.limit:
+            for queue in list(cursors):
+                if not heads.get(queue):
+                    start = cursors[queue]
+                    chunk = cast(
+                        list[tuple[bytes, float]],
+                        await client.zrevrange(
+                            f"conveyor:{{{queue}}}:all", start, start + LIST_CHUNK - 1,
+                            withscores=True,
+                        ),
+                    )  # fmt: skip
+                    cursors[queue] = start + len(chunk)
+                    if chunk:
+                        heads[queue] = chunk
+                    else:
+                        del cursors[queue]
+                        heads.pop(queue, None)
+            live = [q for q in heads if heads[q]]
+            if not live:
+                break
+            queue = max(live, key=lambda q: heads[q][0][1])
+            job_id = heads[queue].pop(0)[0].decode()
+            record = await self._get(job_id)
+            if record is None or not _matches(record, query):
+                continue
+            if skip:
+                skip -= 1
+                continue
+            matched.append(record)
+        return matched
+
+    async def _counts(self) -> dict[str, dict[JobState, int]]:
+        counts: dict[str, dict[JobState, int]] = {}
+        for queue in await self._queues():
+            ready, due, scheduled, active, succeeded, failed, cancelled = await self._run(
+                "COUNTS", [queue]
+            )
+            per_state = {
+                JobState.QUEUED: int(ready) + int(due),
+                JobState.SCHEDULED: int(scheduled),
+                JobState.ACTIVE: int(active),
+                JobState.SUCCEEDED: int(succeeded),
+                JobState.FAILED: int(failed),
+                JobState.CANCELLED: int(cancelled),
+            }
+            kept = {state: n for state, n in per_state.items() if n}
+            if kept:
+                counts[queue] = kept
+        return counts
+
+    async def _purge(
+        self, states: frozenset[JobState], older_than: float | None, queue: str | None
+    ) -> int:
+        cutoff = "" if older_than is None else repr(await self._now() - older_than)
+        queues = [queue] if queue is not None else await self._queues()
+        total = 0
+        for name in queues:
+            total += int(await self._run("PURGE", [name, cutoff, *(s.value for s in states)]))
+        return total
+
+    async def _purge_expired(self) -> int:
+        total = 0
+        for queue in await self._queues():
+            total += int(await self._run("PURGE_EXPIRED", [queue]))
+        return total
+
+    async def _now(self) -> float:
+        seconds, micros = await self._client().time()
+        return float(seconds) + float(micros) / 1e6
+
+    async def _queues(self) -> list[str]:
+        members = await self._client().smembers("conveyor:queues")
+        return sorted(m.decode() if isinstance(m, bytes) else m for m in members)
+
+    # -- waiting without polling --------------------------------------------------------------
+
+    async def wait_for_work(self, queues: Sequence[str], timeout: float) -> None:
+        pubsub = self._client().pubsub(ignore_subscribe_messages=True)
+        try:
+            await pubsub.subscribe(*(f"conveyor:{{{q}}}:work" for q in queues))
+            # subscribed first, then looked: a job enqueued in between is not missed
+            has_due, next_due = await self._run("PENDING", list(queues))
+            if has_due:
+                return
+            if next_due:
+                timeout = min(timeout, float(next_due))
+            deadline = time.monotonic() + timeout
+            while (remaining := deadline - time.monotonic()) > 0:
+                if await pubsub.get_message(timeout=remaining) is not None:
+                    return
+        except redis.exceptions.ConnectionError as exc:
+            raise BackendUnavailable(f"cannot reach Redis at {self.url}: {exc}") from exc
+        finally:
+            await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def wait_final(self, job_id: str, deadline: float | None) -> JobRecord | None:
+        pubsub = self._client().pubsub(ignore_subscribe_messages=True)
+        try:
+            await pubsub.subscribe(f"conveyor:job:{job_id}")
+            while True:
+                record = await self.get(job_id)
+                if record is None or record.state.is_final:
+                    return record
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return record
+                # a slow look now and then covers a message lost to a reconnect
+                wait = 5.0 if remaining is None else min(5.0, remaining)
+                await pubsub.get_message(timeout=wait)
+        finally:
+            await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+
+def _fields(job: JobRecord) -> list[Any]:
+    return [
+        job.queue, job.id, job.task, job.priority, job.payload,
+        json.dumps(job.headers) if job.headers else "", job.max_attempts,
+        "" if job.timeout is None else repr(job.timeout),
+        "" if job.result_ttl is None else repr(job.result_ttl), repr(job.delay),
+    ]  # fmt: skip
+
+
+def _error(error: JobError | None) -> str:
+    return "" if error is None else json.dumps(error.to_dict())
+
+
+def _matches(record: JobRecord, query: JobFilter) -> bool:
+    return (query.state is None or record.state is query.state) and (
+        query.task is None or record.task == query.task
+    )
+
+
+def _number(value: bytes | None) -> float | None:
+    return None if not value else float(value)
+
+
+def _text(value: bytes | None) -> str | None:
+    return None if not value else value.decode()
+
+
+def _record(raw: Sequence[bytes]) -> JobRecord:
+    f = dict(zip(raw[::2], raw[1::2], strict=True))
+    state = JobState(f[b"state"].decode())
+    due_at = float(f[b"due_at"])
+    now = _number(f.get(b"_now"))
+    if state is JobState.SCHEDULED and now is not None and due_at <= now:
+        state = JobState.QUEUED  # as readers see it: its time has come
+    error = f.get(b"error")
+    headers = f.get(b"headers")
+    return JobRecord(
+        id=f[b"id"].decode(), task=f[b"task"].decode(), queue=f[b"queue"].decode(),
+        payload=f[b"payload"], priority=int(f[b"priority"]), state=state,
+        headers=json.loads(headers) if headers else {}, attempts=int(f[b"attempts"]),
+        max_attempts=int(f[b"max_attempts"]), recoveries=int(f[b"recoveries"]),
+        timeout=_number(f.get(b"timeout")), result_ttl=_number(f.get(b"result_ttl")),
+        enqueued_at=float(f[b"enqueued_at"]), due_at=due_at,
+        started_at=_number(f.get(b"started_at")), finished_at=_number(f.get(b"finished_at")),
+        lease_token=_text(f.get(b"lease_token")),
+        lease_expires_at=_number(f.get(b"lease_expires_at")), worker=_text(f.get(b"worker")),
+        result=f.get(b"result") or None,
+        error=JobError.from_dict(json.loads(error)) if error else None,
+        progress=_number(f.get(b"progress")), progress_message=_text(f.get(b"progress_message")),
+        checkpoint=f.get(b"checkpoint") or None,
+        cancel_requested=f.get(b"cancel_requested") == b"1",
+        expires_at=_number(f.get(b"expires_at")),
+    )  # fmt: skip

@@ -324,11 +324,20 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
+# Wide enough for any ranking scheme, narrow enough that every backend orders exactly
+# (Redis keeps priority and age in one double-precision score).
+PRIORITY_LIMIT = 1000
+
+
 def _check_priority(priority: object, where: str) -> None:
-    if not isinstance(priority, int) or isinstance(priority, bool) or abs(priority) >= 2**62:
+    if (
+        not isinstance(priority, int)
+        or isinstance(priority, bool)
+        or abs(priority) > PRIORITY_LIMIT
+    ):
         raise ConfigurationError(
-            f"{where}: priority must be an int between -2**62 and 2**62 (higher runs first), "
-            f"got {priority!r}"
+            f"{where}: priority must be an int from -{PRIORITY_LIMIT} to {PRIORITY_LIMIT} "
+            f"(higher runs first), got {priority!r}"
         )
 
 

@@ -43,7 +43,8 @@ BAD_OPTIONS = [
     pytest.param({"timeout": -3}, "timeout must be a positive number", id="negative-timeout"),
     pytest.param({"timeout": float("nan")}, "timeout", id="nan-timeout"),
     pytest.param({"priority": "high"}, "priority must be an int", id="str-priority"),
-    pytest.param({"priority": 2**63}, "priority", id="priority-beyond-64-bits"),
+    pytest.param({"priority": 1001}, "priority must be an int from -1000", id="priority-too-high"),
+    pytest.param({"priority": -1001}, "priority must be an int from -1000", id="priority-too-low"),
     pytest.param({"headers": {"attempt": 1}}, "headers", id="non-str-header-value"),
 ]
 

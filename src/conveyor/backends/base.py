@@ -373,6 +373,20 @@ def check_record(job: JobRecord) -> None:
         raise ConfigurationError("a delay cannot be negative")
 
 
+def new_record(job: JobRecord, now: float) -> JobRecord:
+    """The record of a job just stored: the producer's fields; state and times from `now`.
+
+    Only those: attempts, leases and results are the backend's.
+    """
+    due_at = now + job.delay
+    return JobRecord(
+        id=job.id, task=job.task, queue=job.queue, payload=job.payload,
+        priority=job.priority, state=JobState.QUEUED if due_at <= now else JobState.SCHEDULED,
+        headers=dict(job.headers), max_attempts=job.max_attempts, timeout=job.timeout,
+        result_ttl=job.result_ttl, enqueued_at=now, due_at=due_at,
+    )  # fmt: skip
+
+
 def worker_lost_error(recoveries: int) -> JobError:
     return JobError(
         type="WorkerLost",

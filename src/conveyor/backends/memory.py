@@ -26,6 +26,7 @@ from conveyor.backends.base import (
     LeaseStatus,
     Recovered,
     RunningUpdate,
+    new_record,
     reset_for_retry,
     worker_lost_error,
 )
@@ -94,13 +95,7 @@ class MemoryBackend(Backend):
         existing = self._live(job.id, now)
         if existing is not None:
             return Enqueued(_observed(existing, now), created=False)
-        # only the producer's fields: state, attempts, leases and results are the backend's
-        record = JobRecord(
-            id=job.id, task=job.task, queue=job.queue, payload=job.payload,
-            priority=job.priority, headers=dict(job.headers), max_attempts=job.max_attempts,
-            timeout=job.timeout, result_ttl=job.result_ttl,
-            enqueued_at=now, due_at=now + job.delay,
-        )  # fmt: skip
+        record = new_record(job, now)
         self._jobs[record.id] = record
         self._seq[record.id] = next(self._counter)
         self._push(record, now)

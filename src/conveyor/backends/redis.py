@@ -32,6 +32,7 @@ from conveyor.backends.base import (
     LeaseStatus,
     Recovered,
     RunningUpdate,
+    new_record,
     worker_lost_error,
 )
 from conveyor.errors import BackendUnavailable, ConfigurationError
@@ -112,13 +113,13 @@ class RedisBackend(Backend):
     # -- primitives -------------------------------------------------------------------------
 
     async def _enqueue(self, jobs: Sequence[JobRecord]) -> list[Enqueued]:
-        args: list[Any] = [len(jobs)]
-        for job in jobs:
-            args += _fields(job)
-        reply = await self._run("ENQUEUE", args)
+        reply = await self._run("ENQUEUE", [_json(_fields(job)) for job in jobs])
+        now = float(reply[0])
         return [
-            Enqueued(_record(raw), created=bool(created))
-            for created, raw in zip(reply[::2], reply[1::2], strict=True)
+            Enqueued(new_record(job, now), created=True)
+            if isinstance(existing, int)
+            else Enqueued(_record(existing), created=False)
+            for job, existing in zip(jobs, reply[1:], strict=True)
         ]
 
     async def _claim(
@@ -142,14 +143,7 @@ class RedisBackend(Backend):
         }
 
     async def _ack(self, acks: Sequence[Ack]) -> list[bool]:
-        args: list[Any] = [len(acks)]
-        for ack in acks:
-            args += [
-                ack.lease.job_id, ack.lease.token, ack.state.value, ack.result or b"",
-                _error(ack.error), ack.retry_in, len(ack.follow_ups),
-            ]  # fmt: skip
-            for follow_up in ack.follow_ups:
-                args += _fields(follow_up)
+        args = [_json(_ack_fields(ack)) for ack in acks]
         return [bool(ok) for ok in await self._run("ACK", args)]
 
     async def _update_running(self, updates: Sequence[RunningUpdate]) -> list[bool]:
@@ -304,13 +298,36 @@ class RedisBackend(Backend):
             await pubsub.aclose()  # type: ignore[no-untyped-call]
 
 
-def _fields(job: JobRecord) -> list[Any]:
+def _fields(job: JobRecord) -> list[str]:
+    """A job as the ENQUEUE script reads it: strings, so numbers keep every digit."""
     return [
-        job.queue, job.id, job.task, job.priority, job.payload,
-        json.dumps(job.headers) if job.headers else "", job.max_attempts,
+        job.queue, job.id, job.task, str(job.priority), _text(job.payload),
+        json.dumps(job.headers) if job.headers else "", str(job.max_attempts),
         "" if job.timeout is None else repr(job.timeout),
         "" if job.result_ttl is None else repr(job.result_ttl), repr(job.delay),
     ]  # fmt: skip
+
+
+def _ack_fields(ack: Ack) -> list[Any]:
+    """An acknowledgement as the ACK script reads it; follow-ups nest as job arrays."""
+    return [
+        ack.lease.job_id, ack.lease.token, ack.state.value, _text(ack.result),
+        _error(ack.error), repr(ack.retry_in), [_fields(job) for job in ack.follow_ups],
+    ]  # fmt: skip
+
+
+# Payloads, results and checkpoints are bytes; they cross JSON as text whose undecodable
+# bytes are carried as surrogates (and sent back to bytes as they were), so any bytes survive.
+def _text(value: bytes | None) -> str:
+    return "" if value is None else value.decode("utf-8", "surrogateescape")
+
+
+def _bytes(value: str | None) -> bytes | None:
+    return value.encode("utf-8", "surrogateescape") if value else None
+
+
+def _json(value: list[Any]) -> bytes:
+    return json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogateescape")
 
 
 def _error(error: JobError | None) -> str:
@@ -323,37 +340,33 @@ def _matches(record: JobRecord, query: JobFilter) -> bool:
     )
 
 
-def _number(value: bytes | None) -> float | None:
-    return None if not value else float(value)
+def _number(value: str | None) -> float | None:
+    return float(value) if value else None
 
 
-def _text(value: bytes | None) -> str | None:
-    return None if not value else value.decode()
-
-
-def _record(raw: Sequence[bytes]) -> JobRecord:
-    f = dict(zip(raw[::2], raw[1::2], strict=True))
-    state = JobState(f[b"state"].decode())
-    due_at = float(f[b"due_at"])
-    now = _number(f.get(b"_now"))
-    if state is JobState.SCHEDULED and now is not None and due_at <= now:
+def _record(raw: bytes) -> JobRecord:
+    """A record as the scripts return it: one JSON object of strings, plus the server time."""
+    f: dict[str, str] = json.loads(raw.decode("utf-8", "surrogateescape"))
+    state = JobState(f["state"])
+    due_at = float(f["due_at"])
+    if state is JobState.SCHEDULED and due_at <= float(f["_now"]):
         state = JobState.QUEUED  # as readers see it: its time has come
-    error = f.get(b"error")
-    headers = f.get(b"headers")
+    error = f.get("error")
+    headers = f.get("headers")
     return JobRecord(
-        id=f[b"id"].decode(), task=f[b"task"].decode(), queue=f[b"queue"].decode(),
-        payload=f[b"payload"], priority=int(f[b"priority"]), state=state,
-        headers=json.loads(headers) if headers else {}, attempts=int(f[b"attempts"]),
-        max_attempts=int(f[b"max_attempts"]), recoveries=int(f[b"recoveries"]),
-        timeout=_number(f.get(b"timeout")), result_ttl=_number(f.get(b"result_ttl")),
-        enqueued_at=float(f[b"enqueued_at"]), due_at=due_at,
-        started_at=_number(f.get(b"started_at")), finished_at=_number(f.get(b"finished_at")),
-        lease_token=_text(f.get(b"lease_token")),
-        lease_expires_at=_number(f.get(b"lease_expires_at")), worker=_text(f.get(b"worker")),
-        result=f.get(b"result") or None,
+        id=f["id"], task=f["task"], queue=f["queue"], payload=_bytes(f["payload"]) or b"",
+        priority=int(f["priority"]), state=state,
+        headers=json.loads(headers) if headers else {}, attempts=int(f["attempts"]),
+        max_attempts=int(f["max_attempts"]), recoveries=int(f["recoveries"]),
+        timeout=_number(f.get("timeout")), result_ttl=_number(f.get("result_ttl")),
+        enqueued_at=float(f["enqueued_at"]), due_at=due_at,
+        started_at=_number(f.get("started_at")), finished_at=_number(f.get("finished_at")),
+        lease_token=f.get("lease_token") or None,
+        lease_expires_at=_number(f.get("lease_expires_at")), worker=f.get("worker") or None,
+        result=_bytes(f.get("result")),
         error=JobError.from_dict(json.loads(error)) if error else None,
-        progress=_number(f.get(b"progress")), progress_message=_text(f.get(b"progress_message")),
-        checkpoint=f.get(b"checkpoint") or None,
-        cancel_requested=f.get(b"cancel_requested") == b"1",
-        expires_at=_number(f.get(b"expires_at")),
+        progress=_number(f.get("progress")),
+        progress_message=f.get("progress_message") or None,
+        checkpoint=_bytes(f.get("checkpoint")), cancel_requested=f.get("cancel_requested") == "1",
+        expires_at=_number(f.get("expires_at")),
     )  # fmt: skip

@@ -20,6 +20,12 @@ queue's keys live in one Redis Cluster slot):
 
 Times come from the server (`TIME`), never from a client. Numbers are written with
 string.format: Redis turns bare Lua numbers into strings with only 14 digits.
+
+What a script is paid for is the number of commands it calls, more than the work each does,
+so per-job fields travel as one JSON array, records come back as one JSON object, and index
+writes (sorted-set adds and removes, wake-ups) are gathered and sent once per key at the end
+of the script. A script never removes a member it added to the same index, so sending the
+removals before the additions keeps the order of events.
 """
 
 from __future__ import annotations
@@ -33,34 +39,80 @@ local function fmt(x) return string.format('%.6f', x) end
 local function qkey(q, name) return 'conveyor:{' .. q .. '}:' .. name end
 local function jkey(q, id) return 'conveyor:{' .. q .. '}:job:' .. id end
 local FINISHED = {succeeded = true, failed = true, cancelled = true}
+local INDEX = {queued = 'ready', scheduled = 'scheduled', active = 'active'}
+local TWO_42 = 4398046511104
 
--- the record, with the server's time so readers can tell a due scheduled job
-local function record(k, now)
-  local r = redis.call('HGETALL', k)
-  r[#r + 1] = '_now'
-  r[#r + 1] = fmt(now)
-  return r
+local adds, removals, messages, used_queues = {}, {}, {}, {}
+local function push(t, key, ...)
+  local list = t[key]
+  if not list then list = {}; t[key] = list end
+  for _, v in ipairs({...}) do list[#list + 1] = v end
 end
-
-local function ready_add(q, id, priority, rseq)
-  if not rseq or rseq == '' then
-    rseq = redis.call('INCR', 'conveyor:seq')
-    redis.call('HSET', jkey(q, id), 'rseq', rseq)
+local function zadd(key, score, id) push(adds, key, score, id) end
+local function zrem(key, id) push(removals, key, id) end
+local function publish(channel, message) messages[channel] = message end
+local function chunked(command, key, list, step)
+  for i = 1, #list, step do
+    redis.call(command, key, unpack(list, i, math.min(i + step - 1, #list)))
   end
-  local score = -tonumber(priority) * 4398046511104 + tonumber(rseq)
-  redis.call('ZADD', qkey(q, 'ready'), string.format('%.0f', score), id)
-  redis.call('HSET', jkey(q, id), 'state', 'queued')
+end
+local function flush()
+  for key, ids in pairs(removals) do chunked('ZREM', key, ids, 4000) end
+  for key, pairs_ in pairs(adds) do chunked('ZADD', key, pairs_, 4000) end
+  for q in pairs(used_queues) do redis.call('SADD', 'conveyor:queues', q) end
+  for channel, message in pairs(messages) do redis.call('PUBLISH', channel, message) end
+  adds, removals, messages, used_queues = {}, {}, {}, {}
 end
 
-local function unindex(q, id)
+-- job order in a queue: higher priority first, then older, by a sequence shared by all
+-- queues. A batch reserves what it needs in one INCRBY; the score keeps 2^42 of them exact.
+local seq_at, seq_end = 0, 0
+local function reserve_seqs(n)
+  seq_end = redis.call('INCRBY', 'conveyor:seq', n)
+  seq_at = seq_end - n
+end
+local function next_seq()
+  if seq_at >= seq_end then reserve_seqs(1) end
+  seq_at = seq_at + 1
+  return seq_at
+end
+local function ready_score(priority, rseq)
+  return string.format('%.0f', -tonumber(priority) * TWO_42 + tonumber(rseq))
+end
+
+local function as_table(flat)
+  local t = {}
+  for i = 1, #flat, 2 do t[flat[i]] = flat[i + 1] end
+  return t
+end
+-- the record as JSON, with the server's time so readers can tell a due scheduled job
+local function encode(t, now)
+  t._now = fmt(now)
+  return cjson.encode(t)
+end
+local function record(k, now) return encode(as_table(redis.call('HGETALL', k)), now) end
+
+local function hset(k, fields) redis.call('HSET', k, unpack(fields)) end
+
+-- make a job ready: `fields` are written along with its state in the same HSET
+local function ready_add(q, id, priority, rseq, fields)
+  if not rseq or rseq == '' then
+    rseq = next_seq()
+    fields[#fields + 1] = 'rseq'
+    fields[#fields + 1] = rseq
+  end
+  fields[#fields + 1] = 'state'
+  fields[#fields + 1] = 'queued'
+  hset(jkey(q, id), fields)
+  zadd(qkey(q, 'ready'), ready_score(priority, rseq), id)
+  publish(qkey(q, 'work'), '1')
+end
+
+local function drop(q, id)
   for _, name in ipairs({'ready', 'scheduled', 'active', 'succeeded', 'failed',
                          'cancelled', 'expiry', 'all'}) do
     redis.call('ZREM', qkey(q, name), id)
   end
-end
-
-local function drop(q, id)
-  unindex(q, id)
   redis.call('DEL', jkey(q, id))
   if redis.call('HGET', 'conveyor:ids', id) == q then
     redis.call('HDEL', 'conveyor:ids', id)
@@ -86,93 +138,87 @@ local function live(id, now)
   return q
 end
 
-local function finish(q, id, state, now)
-  local k = jkey(q, id)
-  redis.call('ZREM', qkey(q, 'ready'), id)
-  redis.call('ZREM', qkey(q, 'scheduled'), id)
-  redis.call('ZREM', qkey(q, 'active'), id)
-  redis.call('HSET', k, 'state', state, 'finished_at', fmt(now), 'lease_token', '',
-             'lease_expires_at', '')
-  redis.call('ZADD', qkey(q, state), fmt(now), id)
-  local ttl = redis.call('HGET', k, 'result_ttl')
+-- end a job that was `from` (queued, scheduled or active); `fields` are written along
+local function finish(q, id, from, state, now, ttl, fields)
+  zrem(qkey(q, INDEX[from]), id)
+  local at = fmt(now)
+  for _, v in ipairs({'state', state, 'finished_at', at, 'lease_token', '',
+                      'lease_expires_at', ''}) do
+    fields[#fields + 1] = v
+  end
   if state ~= 'failed' and ttl and ttl ~= '' then
-    local expires = now + tonumber(ttl)
-    redis.call('HSET', k, 'expires_at', fmt(expires))
-    redis.call('ZADD', qkey(q, 'expiry'), fmt(expires), id)
+    local expires = fmt(now + tonumber(ttl))
+    fields[#fields + 1] = 'expires_at'
+    fields[#fields + 1] = expires
+    zadd(qkey(q, 'expiry'), expires, id)
   end
-  redis.call('PUBLISH', 'conveyor:job:' .. id, state)
+  hset(jkey(q, id), fields)
+  zadd(qkey(q, state), at, id)
+  publish('conveyor:job:' .. id, state)
 end
 
--- create a job from 10 fields at ARGV[b]: queue, id, task, priority, payload, headers,
--- max_attempts, timeout, result_ttl, delay. Returns created (0/1), record, queue.
-local function create(b, now)
-  local q, id = ARGV[b], ARGV[b + 1]
+-- create a job from its JSON array: queue, id, task, priority, payload, headers,
+-- max_attempts, timeout, result_ttl, delay. Returns nil, or the live job's record.
+local function create(job, now)
+  local q, id = job[1], job[2]
   local existing = live(id, now)
-  if existing then
-    return 0, record(jkey(existing, id), now), existing
-  end
-  local seq = redis.call('INCR', 'conveyor:seq')
-  local delay = tonumber(ARGV[b + 9])
+  if existing then return record(jkey(existing, id), now) end
+  local seq = next_seq()
+  local delay = tonumber(job[10])
   local due = now + delay
-  local k = jkey(q, id)
-  redis.call('DEL', k)
-  redis.call('HSET', k, 'id', id, 'task', ARGV[b + 2], 'queue', q, 'state', 'scheduled',
-             'priority', ARGV[b + 3], 'payload', ARGV[b + 4], 'headers', ARGV[b + 5],
-             'attempts', 0, 'max_attempts', ARGV[b + 6], 'recoveries', 0,
-             'timeout', ARGV[b + 7], 'result_ttl', ARGV[b + 8], 'enqueued_at', fmt(now),
-             'due_at', fmt(due), 'seq', seq, 'cancel_requested', 0)
+  local fields = {'id', id, 'task', job[3], 'queue', q, 'priority', job[4],
+                  'payload', job[5], 'headers', job[6], 'attempts', 0,
+                  'max_attempts', job[7], 'recoveries', 0, 'timeout', job[8],
+                  'result_ttl', job[9], 'enqueued_at', fmt(now), 'due_at', fmt(due),
+                  'seq', seq, 'cancel_requested', 0}
   if delay > 0 then
-    redis.call('ZADD', qkey(q, 'scheduled'), fmt(due), id)
+    fields[#fields + 1] = 'state'
+    fields[#fields + 1] = 'scheduled'
+    hset(jkey(q, id), fields)
+    zadd(qkey(q, 'scheduled'), fmt(due), id)
   else
-    ready_add(q, id, ARGV[b + 3])
-    redis.call('PUBLISH', qkey(q, 'work'), '1')
+    ready_add(q, id, job[4], seq, fields)
   end
-  redis.call('ZADD', qkey(q, 'all'), seq, id)
+  zadd(qkey(q, 'all'), seq, id)
   redis.call('HSET', 'conveyor:ids', id, q)
-  redis.call('SADD', 'conveyor:queues', q)
-  return 1, record(k, now), q
+  used_queues[q] = true
+  return nil
 end
 
-local function promote(q, now)
-  local due = redis.call('ZRANGEBYSCORE', qkey(q, 'scheduled'), '-inf', fmt(now),
-                         'LIMIT', 0, 1000)
-  for _, id in ipairs(due) do
-    redis.call('ZREM', qkey(q, 'scheduled'), id)
-    ready_add(q, id, redis.call('HGET', jkey(q, id), 'priority'))
-  end
-end
-
--- the job under this lease, if the lease still holds: its queue and key
+-- the job under this lease, if the lease still holds: its queue, key and the fields
+-- state, lease_token, cancel_requested, result_ttl, attempts, priority, rseq
 local function held(id, token)
   local q = redis.call('HGET', 'conveyor:ids', id)
   if not q then return nil end
   local k = jkey(q, id)
-  local f = redis.call('HMGET', k, 'state', 'lease_token')
+  local f = redis.call('HMGET', k, 'state', 'lease_token', 'cancel_requested', 'result_ttl',
+                       'attempts', 'priority', 'rseq')
   if f[1] ~= 'active' or f[2] ~= token then return nil end
-  return q, k
+  return q, k, f
 end
 
-local function requeue(q, id)
-  local k = jkey(q, id)
-  redis.call('ZREM', qkey(q, 'active'), id)
-  redis.call('HSET', k, 'lease_token', '', 'lease_expires_at', '', 'worker', '')
-  local f = redis.call('HMGET', k, 'priority', 'rseq')
-  ready_add(q, id, f[1], f[2])
-  redis.call('PUBLISH', qkey(q, 'work'), '1')
+-- hand an active job back to its queue, keeping its place
+local function requeue(q, id, priority, rseq, fields)
+  zrem(qkey(q, 'active'), id)
+  for _, v in ipairs({'lease_token', '', 'lease_expires_at', '', 'worker', ''}) do
+    fields[#fields + 1] = v
+  end
+  ready_add(q, id, priority, rseq, fields)
 end
 """
 
-# ARGV: count, then 10 fields per job (see `create`). Returns created, record per job.
+# ARGV: one JSON array per job (see `create`). Returns the server time, then per job
+# 1 (created) or the record of the live job with that id.
 ENQUEUE = (
     PRELUDE
     + r"""
 local now = now_s()
-local out = {}
-for i = 0, tonumber(ARGV[1]) - 1 do
-  local created, record = create(2 + i * 10, now)
-  out[#out + 1] = created
-  out[#out + 1] = record
+local out = {fmt(now)}
+reserve_seqs(#ARGV)
+for i = 1, #ARGV do
+  out[#out + 1] = create(cjson.decode(ARGV[i]), now) or 1
 end
+flush()
 return out
 """
 )
@@ -182,28 +228,52 @@ CLAIM = (
     PRELUDE
     + r"""
 local now = now_s()
-local token, expires, worker, limit = ARGV[1], now + tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
+local token, worker, limit = ARGV[1], ARGV[3], tonumber(ARGV[4])
+local expires = fmt(now + tonumber(ARGV[2]))
+
+-- scheduled jobs whose time has come join the ready set first
+local function promote(q)
+  local due = redis.call('ZRANGEBYSCORE', qkey(q, 'scheduled'), '-inf', fmt(now),
+                         'LIMIT', 0, 1000)
+  if #due > 0 then reserve_seqs(#due) end
+  for _, id in ipairs(due) do
+    zrem(qkey(q, 'scheduled'), id)
+    ready_add(q, id, redis.call('HGET', jkey(q, id), 'priority'), nil, {})
+  end
+  flush()
+end
+
 local candidates = {}
 for i = 5, #ARGV do
   local q = ARGV[i]
-  promote(q, now)
-  local ready = redis.call('ZRANGE', qkey(q, 'ready'), 0, limit - 1, 'WITHSCORES')
-  for j = 1, #ready, 2 do
-    candidates[#candidates + 1] = {tonumber(ready[j + 1]), ready[j], q}
+  promote(q)
+  local popped = redis.call('ZPOPMIN', qkey(q, 'ready'), limit)
+  for j = 1, #popped, 2 do
+    candidates[#candidates + 1] = {tonumber(popped[j + 1]), popped[j], q, popped[j + 1]}
   end
 end
-table.sort(candidates, function(a, b) return a[1] < b[1] end)
-local out = {}
-for i = 1, math.min(limit, #candidates) do
-  local id, q = candidates[i][2], candidates[i][3]
-  local k = jkey(q, id)
-  redis.call('ZREM', qkey(q, 'ready'), id)
-  redis.call('HSET', k, 'state', 'active', 'lease_token', token,
-             'lease_expires_at', fmt(expires), 'started_at', fmt(now), 'worker', worker)
-  redis.call('HINCRBY', k, 'attempts', 1)
-  redis.call('ZADD', qkey(q, 'active'), fmt(expires), id)
-  out[#out + 1] = record(k, now)
+if #ARGV > 5 then
+  table.sort(candidates, function(a, b) return a[1] < b[1] end)
 end
+local out = {}
+local started = fmt(now)
+for i, c in ipairs(candidates) do
+  local id, q = c[2], c[3]
+  if i > limit then
+    zadd(qkey(q, 'ready'), c[4], id)  -- popped from a queue, but others came first
+  else
+    local k = jkey(q, id)
+    local t = as_table(redis.call('HGETALL', k))
+    t.attempts = tostring(tonumber(t.attempts) + 1)
+    redis.call('HSET', k, 'state', 'active', 'attempts', t.attempts, 'lease_token', token,
+               'lease_expires_at', expires, 'started_at', started, 'worker', worker)
+    t.state, t.lease_token, t.lease_expires_at, t.started_at, t.worker =
+      'active', token, expires, started, worker
+    zadd(qkey(q, 'active'), expires, id)
+    out[#out + 1] = encode(t, now)
+  end
+end
+flush()
 return out
 """
 )
@@ -212,65 +282,70 @@ return out
 EXTEND = (
     PRELUDE
     + r"""
-local expires = now_s() + tonumber(ARGV[1])
+local expires = fmt(now_s() + tonumber(ARGV[1]))
 local out = {}
 for i = 2, #ARGV, 2 do
-  local q, k = held(ARGV[i], ARGV[i + 1])
+  local q, k, f = held(ARGV[i], ARGV[i + 1])
   if q then
-    redis.call('HSET', k, 'lease_expires_at', fmt(expires))
-    redis.call('ZADD', qkey(q, 'active'), fmt(expires), ARGV[i])
-    out[#out + 1] = 1 + tonumber(redis.call('HGET', k, 'cancel_requested'))
+    redis.call('HSET', k, 'lease_expires_at', expires)
+    zadd(qkey(q, 'active'), expires, ARGV[i])
+    out[#out + 1] = 1 + tonumber(f[3])
   else
     out[#out + 1] = 0
   end
 end
+flush()
 return out
 """
 )
 
-# ARGV: count, then per ack: id, token, state, result, error, retry_in, follow-up count,
-# and 10 fields per follow-up. Returns 1 (accepted) or 0 (lease lost) per ack.
+# ARGV: one JSON array per ack: id, token, state, result, error, retry_in, follow-ups (each
+# a job array, see `create`). Returns 1 (accepted) or 0 (lease lost) per ack.
 ACK = (
     PRELUDE
     + r"""
 local now = now_s()
 local out = {}
-local b = 2
-for _ = 1, tonumber(ARGV[1]) do
-  local id, token, state, result, err = ARGV[b], ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4]
-  local retry_in, follow_ups = tonumber(ARGV[b + 5]), tonumber(ARGV[b + 6])
-  local q, k = held(id, token)
+for i = 1, #ARGV do
+  local a = cjson.decode(ARGV[i])
+  local id, state, result, err, retry_in = a[1], a[3], a[4], a[5], tonumber(a[6])
+  local q, k, f = held(id, a[2])
   if q then
     if FINISHED[state] then
-      redis.call('HSET', k, 'result', result, 'error', err)
-      finish(q, id, state, now)
+      finish(q, id, 'active', state, now, f[4], {'result', result, 'error', err})
     else
-      if state == 'queued' then redis.call('HINCRBY', k, 'attempts', -1) end
-      if err ~= '' then redis.call('HSET', k, 'error', err) end
+      local fields = {}
+      if state == 'queued' then  -- handed back unrun: the attempt does not count
+        fields = {'attempts', tonumber(f[5]) - 1}
+      end
+      if err ~= '' then
+        fields[#fields + 1] = 'error'
+        fields[#fields + 1] = err
+      end
       if retry_in > 0 then
-        redis.call('ZREM', qkey(q, 'active'), id)
-        redis.call('HSET', k, 'state', 'scheduled', 'due_at', fmt(now + retry_in),
-                   'lease_token', '', 'lease_expires_at', '', 'worker', '', 'rseq', '')
-        redis.call('ZADD', qkey(q, 'scheduled'), fmt(now + retry_in), id)
+        zrem(qkey(q, 'active'), id)
+        for _, v in ipairs({'state', 'scheduled', 'due_at', fmt(now + retry_in),
+                            'lease_token', '', 'lease_expires_at', '', 'worker', '',
+                            'rseq', ''}) do
+          fields[#fields + 1] = v
+        end
+        hset(k, fields)
+        zadd(qkey(q, 'scheduled'), fmt(now + retry_in), id)
       elseif state == 'queued' then
-        requeue(q, id)
-      else
-        redis.call('HSET', k, 'due_at', fmt(now), 'rseq', '')
-        redis.call('ZREM', qkey(q, 'active'), id)
-        redis.call('HSET', k, 'lease_token', '', 'lease_expires_at', '', 'worker', '')
-        ready_add(q, id, redis.call('HGET', k, 'priority'))
-        redis.call('PUBLISH', qkey(q, 'work'), '1')
+        requeue(q, id, f[6], f[7], fields)
+      else  -- a retry due now goes behind the jobs already waiting
+        fields[#fields + 1] = 'due_at'
+        fields[#fields + 1] = fmt(now)
+        requeue(q, id, f[6], nil, fields)
       end
     end
-    for f = 0, follow_ups - 1 do
-      create(b + 7 + f * 10, now)
-    end
+    for _, job in ipairs(a[7]) do create(job, now) end
     out[#out + 1] = 1
   else
     out[#out + 1] = 0
   end
-  b = b + 7 + follow_ups * 10
 end
+flush()
 return out
 """
 )
@@ -307,21 +382,21 @@ for _, q in ipairs(redis.call('SMEMBERS', 'conveyor:queues')) do
   local expired = redis.call('ZRANGEBYSCORE', qkey(q, 'active'), '-inf', fmt(now))
   for _, id in ipairs(expired) do
     local k = jkey(q, id)
-    local f = redis.call('HMGET', k, 'cancel_requested', 'recoveries')
+    local f = redis.call('HMGET', k, 'cancel_requested', 'recoveries', 'result_ttl',
+                         'priority', 'rseq')
     if f[1] == '1' then
-      finish(q, id, 'cancelled', now)
+      finish(q, id, 'active', 'cancelled', now, f[3], {})
       cancelled = cancelled + 1
     elseif tonumber(f[2]) >= tonumber(ARGV[1]) then
-      redis.call('HSET', k, 'error', ARGV[2])
-      finish(q, id, 'failed', now)
+      finish(q, id, 'active', 'failed', now, nil, {'error', ARGV[2]})
       dead = dead + 1
     else
-      redis.call('HINCRBY', k, 'recoveries', 1)
-      requeue(q, id)
+      requeue(q, id, f[4], f[5], {'recoveries', tonumber(f[2]) + 1})
       requeued = requeued + 1
     end
   end
 end
+flush()
 return {requeued, dead, cancelled}
 """
 )
@@ -335,12 +410,13 @@ local id = ARGV[1]
 local q = live(id, now)
 if not q then return nil end
 local k = jkey(q, id)
-local state = redis.call('HGET', k, 'state')
-if state == 'queued' or state == 'scheduled' then
-  finish(q, id, 'cancelled', now)
-elseif state == 'active' then
+local f = redis.call('HMGET', k, 'state', 'result_ttl')
+if f[1] == 'queued' or f[1] == 'scheduled' then
+  finish(q, id, f[1], 'cancelled', now, f[2], {})
+elseif f[1] == 'active' then
   redis.call('HSET', k, 'cancel_requested', 1)
 end
+flush()
 return record(k, now)
 """
 )
@@ -356,14 +432,14 @@ if not q then return nil end
 local k = jkey(q, id)
 local state = redis.call('HGET', k, 'state')
 if state == 'failed' or state == 'cancelled' then
-  redis.call('ZREM', qkey(q, state), id)
-  redis.call('ZREM', qkey(q, 'expiry'), id)
-  redis.call('HSET', k, 'attempts', 0, 'recoveries', 0, 'error', '', 'result', '',
-             'finished_at', '', 'expires_at', '', 'cancel_requested', 0, 'progress', '',
-             'progress_message', '', 'due_at', fmt(now), 'rseq', '')
-  ready_add(q, id, redis.call('HGET', k, 'priority'))
-  redis.call('PUBLISH', qkey(q, 'work'), '1')
+  zrem(qkey(q, state), id)
+  zrem(qkey(q, 'expiry'), id)
+  ready_add(q, id, redis.call('HGET', k, 'priority'), nil,
+            {'attempts', 0, 'recoveries', 0, 'error', '', 'result', '', 'finished_at', '',
+             'expires_at', '', 'cancel_requested', 0, 'progress', '', 'progress_message', '',
+             'due_at', fmt(now)})
 end
+flush()
 return record(k, now)
 """
 )

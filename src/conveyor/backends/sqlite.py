@@ -31,6 +31,7 @@ from conveyor.backends.base import (
     LeaseStatus,
     Recovered,
     RunningUpdate,
+    new_record,
     worker_lost_error,
 )
 from conveyor.backends.sqlite_schema import migrate
@@ -427,20 +428,13 @@ def _insert(conn: sqlite3.Connection, jobs: Sequence[JobRecord], now: float) -> 
         if job.id in existing:
             results.append(Enqueued(existing[job.id], created=False))
             continue
-        due_at = now + job.delay
-        state = JobState.QUEUED if due_at <= now else JobState.SCHEDULED
-        record = JobRecord(
-            id=job.id, task=job.task, queue=job.queue, payload=job.payload,
-            priority=job.priority, state=state, headers=dict(job.headers),
-            max_attempts=job.max_attempts, timeout=job.timeout, result_ttl=job.result_ttl,
-            enqueued_at=now, due_at=due_at,
-        )  # fmt: skip
+        record = new_record(job, now)
         existing[job.id] = record
         results.append(Enqueued(record, created=True))
         fresh.append((
-            job.id, job.task, job.queue, state.value, job.priority, job.payload,
+            job.id, job.task, job.queue, record.state.value, job.priority, job.payload,
             json.dumps(job.headers) if job.headers else None, job.max_attempts, job.timeout,
-            job.result_ttl, now, due_at,
+            job.result_ttl, now, record.due_at,
         ))  # fmt: skip
     conn.executemany(INSERT, fresh)
     return results

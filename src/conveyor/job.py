@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import enum
 import time
@@ -203,17 +202,23 @@ class JobHandle(Generic[R]):
         return self._app.portal.call(self.result(timeout))
 
     async def events(self, poll: float = 0.05) -> AsyncIterator[JobEvent]:
-        """Yield progress and state changes as they happen, ending when the job ends."""
+        """Yield progress and state changes as they happen, ending when the job ends.
+
+        Changes are pushed where the backend can (Redis); elsewhere `poll` is the longest
+        pause between two looks.
+        """
         last: tuple[JobState, float | None, str | None] | None = None
-        while True:
-            record = await self._record()
-            current = (record.state, record.progress, record.progress_message)
-            if current != last:
-                last = current
-                yield JobEvent(self.id, *current)
-            if record.state.is_final:
-                return
-            await asyncio.sleep(poll)
+        backend = await self._app.connected()
+        async with backend.watch_job(self.id, poll) as watch:
+            while True:
+                record = await self._record()
+                current = (record.state, record.progress, record.progress_message)
+                if current != last:
+                    last = current
+                    yield JobEvent(self.id, *current)
+                if record.state.is_final:
+                    return
+                await watch.changed()
 
     async def _record(self) -> JobRecord:
         record = await (await self._app.connected()).get(self.id)

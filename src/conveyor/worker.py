@@ -94,6 +94,9 @@ class Worker:
         self._outbox = asyncio.Event()
         self._slot_freed = asyncio.Event()
         self._stopping = asyncio.Event()
+        # set when the background loops must end; they check it rather than trusting
+        # cancellation alone, which some client libraries swallow mid-call
+        self._finished = asyncio.Event()
         self._hurry = False
         self._closing = False
         self._executor = Executor(concurrency)
@@ -142,6 +145,7 @@ class Worker:
             claimer.cancel()
             await self._drain()
             await self._close_outbox(flusher)
+            self._finished.set()
             for background in loops:
                 background.cancel()
             await asyncio.gather(*loops, return_exceptions=True)
@@ -472,8 +476,7 @@ class Worker:
 
     async def _heartbeat_loop(self) -> None:
         assert self._backend is not None
-        while True:
-            await asyncio.sleep(self.heartbeat)
+        while await self._rest(self.heartbeat):
             running = list(self._running.values())
             if not running:
                 continue
@@ -507,7 +510,7 @@ class Worker:
 
     async def _sweep_loop(self) -> None:
         assert self._backend is not None
-        last_purge = 0.0
+        last_purge: float | None = None  # purge on the first sweep, however long the host is up
         while True:
             try:
                 recovered = await self._backend.recover_expired(self.max_recoveries)
@@ -517,12 +520,20 @@ class Worker:
                         "%d cancelled as requested",
                         recovered.requeued, recovered.dead, recovered.cancelled,
                     )  # fmt: skip
-                if time.monotonic() - last_purge > 60:
+                if last_purge is None or time.monotonic() - last_purge > 60:
                     await self._backend.purge_expired()
                     last_purge = time.monotonic()
             except Exception as exc:
                 logger.warning("lease sweep failed (%s); will try again", exc)
-            await asyncio.sleep(self.sweep_interval)
+            if not await self._rest(self.sweep_interval):
+                return
+
+    async def _rest(self, seconds: float) -> bool:
+        """Sleep between two rounds of a background loop; False once the worker finished."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._finished.wait()
+        return not self._finished.is_set()
 
 
 class _Reporter:

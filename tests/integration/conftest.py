@@ -10,16 +10,21 @@ from pathlib import Path
 import pytest
 
 from conveyor import Conveyor
+from live_services import fresh_redis
 
 from .cli_support import APP_SOURCE, Project
 
-BACKENDS = ["memory", "sqlite"]
+BACKENDS = ["memory", "sqlite", "redis"]
 
 
 @pytest.fixture(params=BACKENDS)
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The URL of a fresh, empty store."""
-    return "memory://" if request.param == "memory" else f"sqlite:///{tmp_path}/jobs.db"
+    if request.param == "memory":
+        return "memory://"
+    if request.param == "redis":
+        return fresh_redis()
+    return f"sqlite:///{tmp_path}/jobs.db"
 
 
 @pytest.fixture

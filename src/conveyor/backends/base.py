@@ -17,8 +17,8 @@ import contextlib
 import dataclasses
 import threading
 import time
-from collections.abc import Iterable, Sequence
-from typing import ClassVar
+from collections.abc import AsyncIterator, Iterable, Sequence
+from typing import ClassVar, Protocol
 
 from conveyor.errors import ConfigurationError
 from conveyor.job import JobError, JobRecord, JobState
@@ -101,6 +101,15 @@ class Capabilities:
     shared_across_processes: bool
     durable: bool
     pushes_new_work: bool  # wakes idle workers in other processes without polling
+    transactional_enqueue: bool = False  # enqueue_in: inside the caller's own transaction
+
+
+class JobWatch(Protocol):
+    """Waits for a job's next change (progress, state), so readers do not poll in a loop."""
+
+    async def changed(self, timeout: float | None = None) -> None:
+        """Return when the job may have changed, or after `timeout` seconds at most."""
+        ...
 
 
 class Backend(abc.ABC):
@@ -134,6 +143,18 @@ class Backend(abc.ABC):
         if any(r.created for r in results):
             self._notify_work()
         return results
+
+    async def enqueue_in(self, connection: object, jobs: Sequence[JobRecord]) -> list[Enqueued]:
+        """Store new jobs inside the caller's open transaction on `connection`.
+
+        The jobs exist if and only if that transaction commits; conveyor never commits or
+        rolls it back. Only backends with `capabilities.transactional_enqueue` can.
+        """
+        if not jobs:
+            return []
+        for job in jobs:
+            check_record(job)
+        return await self._enqueue_in(connection, jobs)
 
     async def cancel(self, job_id: str) -> JobRecord | None:
         """Cancel a pending job now; ask an active one to stop. None if there is no such job."""
@@ -192,7 +213,11 @@ class Backend(abc.ABC):
         """Record progress and checkpoints; False where the lease was lost."""
         if not updates:
             return []
-        return await self._update_running(updates)
+        accepted = await self._update_running(updates)
+        for update, ok in zip(updates, accepted, strict=True):
+            if ok and update.progress is not None:
+                self._notify_job(update.lease.job_id)
+        return accepted
 
     async def recover_expired(self, max_recoveries: int = DEFAULT_MAX_RECOVERIES) -> Recovered:
         """Requeue active jobs whose lease expired; dead-letter those recovered too often."""
@@ -237,19 +262,24 @@ class Backend(abc.ABC):
         """Delete jobs whose result time-to-live has passed."""
         return await self._purge_expired()
 
+    @contextlib.asynccontextmanager
+    async def watch_job(self, job_id: str, poll: float | None = None) -> AsyncIterator[JobWatch]:
+        """Wait for a job's changes. A backend that cannot push them looks again at growing
+        intervals up to `poll` seconds (its own ceiling by default); this process's own
+        changes wake the watch at once."""
+        yield _PolledWatch(self, job_id, poll or self._result_poll_ceiling)
+
     async def wait_final(self, job_id: str, deadline: float | None) -> JobRecord | None:
         """Wait until the job ends or the monotonic `deadline` passes; return its record."""
-        poll = 0.002
-        while True:
-            record = await self.get(job_id)
-            if record is None or record.state.is_final:
-                return record
-            remaining = None if deadline is None else deadline - time.monotonic()
-            if remaining is not None and remaining <= 0:
-                return record
-            wait = poll if remaining is None else min(poll, remaining)
-            await self._wait_job(job_id, wait)
-            poll = min(poll * 2, self._result_poll_ceiling)
+        async with self.watch_job(job_id) as watch:
+            while True:
+                record = await self.get(job_id)
+                if record is None or record.state.is_final:
+                    return record
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return record
+                await watch.changed(remaining)
 
     async def now(self) -> float:
         """The backend's clock, in epoch seconds."""
@@ -262,6 +292,13 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     async def _enqueue(self, jobs: Sequence[JobRecord]) -> list[Enqueued]: ...
+
+    async def _enqueue_in(self, connection: object, jobs: Sequence[JobRecord]) -> list[Enqueued]:
+        scheme = self.url.split(":", 1)[0]
+        raise ConfigurationError(
+            f"connection= needs the postgresql backend: this app's {scheme}:// store cannot "
+            "take part in your database transaction"
+        )
 
     @abc.abstractmethod
     async def _claim(
@@ -353,6 +390,21 @@ class Backend(abc.ABC):
 
 
 FINISHED = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
+
+
+class _PolledWatch:
+    """A watch for backends that cannot push changes: looks again at growing intervals."""
+
+    def __init__(self, backend: Backend, job_id: str, ceiling: float) -> None:
+        self._backend = backend
+        self._job_id = job_id
+        self._ceiling = ceiling
+        self._pause = min(0.002, ceiling)
+
+    async def changed(self, timeout: float | None = None) -> None:
+        pause = self._pause if timeout is None else min(self._pause, timeout)
+        woken = await self._backend._wait_job(self._job_id, pause)
+        self._pause = min(0.002, self._ceiling) if woken else min(self._pause * 2, self._ceiling)
 
 
 def _wake(waiters: Iterable[tuple[asyncio.AbstractEventLoop, asyncio.Event]]) -> None:

@@ -12,13 +12,14 @@ per loop, so the sync portal and an app's own loop can share one backend object.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import secrets
 import threading
 import time
 import urllib.parse
 import weakref
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, ClassVar, cast
 
 from conveyor.backends import redis_lua
@@ -28,6 +29,7 @@ from conveyor.backends.base import (
     Capabilities,
     Enqueued,
     JobFilter,
+    JobWatch,
     Lease,
     LeaseStatus,
     Recovered,
@@ -41,6 +43,7 @@ from conveyor.job import JobError, JobRecord, JobState
 try:
     import redis.asyncio as aioredis
     import redis.exceptions
+    from redis.asyncio.client import PubSub
     from redis.commands.core import AsyncScript
 except ImportError as exc:  # pragma: no cover - depends on the install
     raise ConfigurationError(
@@ -280,22 +283,33 @@ class RedisBackend(Backend):
         finally:
             await pubsub.aclose()  # type: ignore[no-untyped-call]
 
-    async def wait_final(self, job_id: str, deadline: float | None) -> JobRecord | None:
+    @contextlib.asynccontextmanager
+    async def watch_job(self, job_id: str, poll: float | None = None) -> AsyncIterator[JobWatch]:
         pubsub = self._client().pubsub(ignore_subscribe_messages=True)
         try:
             await pubsub.subscribe(f"conveyor:job:{job_id}")
-            while True:
-                record = await self.get(job_id)
-                if record is None or record.state.is_final:
-                    return record
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    return record
-                # a slow look now and then covers a message lost to a reconnect
-                wait = 5.0 if remaining is None else min(5.0, remaining)
-                await pubsub.get_message(timeout=wait)
+            yield _ChannelWatch(pubsub)
+        except redis.exceptions.ConnectionError as exc:
+            raise BackendUnavailable(f"cannot reach Redis at {self.url}: {exc}") from exc
         finally:
             await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+
+class _ChannelWatch:
+    """Waits on the job's channel, which every script that changes the job publishes to."""
+
+    # a look now and then covers a message lost to a reconnect
+    LOOK_AGAIN = 5.0
+
+    def __init__(self, pubsub: PubSub) -> None:
+        self._pubsub = pubsub
+
+    async def changed(self, timeout: float | None = None) -> None:
+        wait = self.LOOK_AGAIN if timeout is None else min(self.LOOK_AGAIN, timeout)
+        if await self._pubsub.get_message(timeout=wait) is not None:
+            # several changes may be waiting: one look at the job covers them all
+            while await self._pubsub.get_message(timeout=0) is not None:
+                pass
 
 
 def _fields(job: JobRecord) -> list[str]:

@@ -13,7 +13,7 @@ queue's keys live in one Redis Cluster slot):
     conveyor:{Q}:expiry      ZSET   finished jobs with a result TTL; score = expiry time
     conveyor:{Q}:all         ZSET   every job; score = enqueue sequence (for listing)
     conveyor:{Q}:work        channel  published when jobs become due (wakes idle workers)
-    conveyor:job:<id>        channel  published when the job changes state
+    conveyor:job:<id>        channel  published when the job changes (state, progress)
     conveyor:ids             HASH   job id -> queue (lookups by id; one id, one live job)
     conveyor:queues          SET    every queue ever used
     conveyor:seq             STRING the sequence that orders jobs across queues
@@ -204,6 +204,7 @@ local function requeue(q, id, priority, rseq, fields)
     fields[#fields + 1] = v
   end
   ready_add(q, id, priority, rseq, fields)
+  publish('conveyor:job:' .. id, 'queued')
 end
 """
 
@@ -270,6 +271,7 @@ for i, c in ipairs(candidates) do
     t.state, t.lease_token, t.lease_expires_at, t.started_at, t.worker =
       'active', token, expires, started, worker
     zadd(qkey(q, 'active'), expires, id)
+    publish('conveyor:job:' .. id, 'active')
     out[#out + 1] = encode(t, now)
   end
 end
@@ -331,6 +333,7 @@ for i = 1, #ARGV do
         end
         hset(k, fields)
         zadd(qkey(q, 'scheduled'), fmt(now + retry_in), id)
+        publish('conveyor:job:' .. id, 'scheduled')
       elseif state == 'queued' then
         requeue(q, id, f[6], f[7], fields)
       else  -- a retry due now goes behind the jobs already waiting
@@ -438,6 +441,7 @@ if state == 'failed' or state == 'cancelled' then
             {'attempts', 0, 'recoveries', 0, 'error', '', 'result', '', 'finished_at', '',
              'expires_at', '', 'cancel_requested', 0, 'progress', '', 'progress_message', '',
              'due_at', fmt(now)})
+  publish('conveyor:job:' .. id, 'queued')
 end
 flush()
 return record(k, now)

@@ -17,13 +17,18 @@ $(VENV)/.dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@ $(VENV)/.runtime
 
+$(VENV)/.fastapi: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[fastapi]'
+	touch $@ $(VENV)/.runtime
+
 $(VENV)/.bench: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	touch $@ $(VENV)/.runtime
 
-## Run the demo: a worker process and a producer on an embedded SQLite file.
-demo: $(VENV)/.runtime
-	$(BIN)/python examples/demo.py
+## Run the demo: the example FastAPI app and a worker on SQLite, driven over HTTP, then
+## serving until Ctrl-C. `make demo DEMO_ARGS="--serve-for 10"` stops by itself.
+demo: $(VENV)/.fastapi
+	$(BIN)/python examples/demo.py $(DEMO_ARGS)
 
 ## Lint, type-check and run the whole test suite.
 test: $(VENV)/.dev lint typecheck pytest

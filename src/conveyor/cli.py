@@ -16,6 +16,7 @@ from rich.table import Table
 
 from conveyor.app import DEFAULT_URL, Conveyor
 from conveyor.backends.base import FINISHED, JobFilter
+from conveyor.correlation import CorrelationIdFilter
 from conveyor.errors import ConveyorError
 from conveyor.job import JobRecord, JobState
 from conveyor.loader import load_app
@@ -138,8 +139,12 @@ def worker(
     log_level: str,
 ) -> None:
     """Run a worker for APP (module:attribute) until SIGTERM or SIGINT."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(CorrelationIdFilter())  # lines about a job carry its request's id
     logging.basicConfig(
-        level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+        level=log_level,
+        format="%(asctime)s %(levelname)s [%(correlation_id)s] %(name)s: %(message)s",
+        handlers=[handler],
     )
     app = _app(app_path, None)
     queue_list = [q.strip() for q in queues.split(",") if q.strip()] if queues else None

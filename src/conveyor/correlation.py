@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import logging
 
 _correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "conveyor_correlation_id", default=None
@@ -19,3 +20,15 @@ def set_correlation_id(value: str | None) -> contextvars.Token[str | None]:
 
 def reset_correlation_id(token: contextvars.Token[str | None]) -> None:
     _correlation_id.reset(token)
+
+
+class CorrelationIdFilter(logging.Filter):
+    """Adds `correlation_id` to log records ("-" when none) for a `%(correlation_id)s` format.
+
+    Attach it to a handler: the worker sets the id while a job runs, so the worker's lines
+    about a job, and the task's own log lines, carry the id of the request behind it.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.correlation_id = current_correlation_id() or "-"
+        return True

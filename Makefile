@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: demo test lint typecheck pytest bench clean
+.PHONY: demo test lint typecheck pytest bench bench-redis clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,11 @@ pytest: $(VENV)/.dev
 ## Benchmark conveyor against its peers on this machine.
 bench: $(VENV)/.bench
 	$(BIN)/python -m benchmarks
+
+## conveyor beside arq, saq, dramatiq, taskiq, streaq, rq and celery on a private Redis
+## (each peer in its own virtualenv under benchmarks/.venvs/, made on first use).
+bench-redis: $(VENV)/.bench
+	$(BIN)/python -m benchmarks redis
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

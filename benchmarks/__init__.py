@@ -1,6 +1,7 @@
-"""Benchmarks: conveyor on SQLite beside Huey's SQLite storage, from one command.
+"""Benchmarks: conveyor beside its peers, each comparison from one command.
 
-Run `python -m benchmarks` from the repository root (`--quick` for a smoke run, `--help` for
-the sizes). Every figure comes from this run on this machine: read the ratios, not the
-absolute numbers, on a shared and noisy host.
+Run from the repository root: `python -m benchmarks` (SQLite: conveyor and Huey's SQLite
+storage) or `python -m benchmarks redis` (one private Redis: arq, saq, dramatiq, taskiq,
+streaq, rq and celery); `--quick` for a smoke run, `--help` for the sizes. Every figure comes
+from this run on this machine: read the ratios, not the absolute numbers, on a shared host.
 """

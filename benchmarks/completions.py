@@ -12,7 +12,7 @@ import dataclasses
 import os
 import struct
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 RECORD = struct.Struct("<qdd")  # index, started (epoch s), started - enqueued (s)
@@ -63,3 +63,28 @@ class CompletionLog:
         while self.count() < total and time.monotonic() < deadline and alive():
             time.sleep(poll)
         return self.count()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Tally:
+    """What a log says about jobs 0..n-1; warm-up jobs (negative indices) are left out."""
+
+    distinct: int  # how many of the n jobs ran at least once
+    duplicates: int  # runs beyond the first of the same job
+    first_started: float | None  # epoch seconds when the earliest of them started
+
+    @staticmethod
+    def of(runs: Sequence[Completion], n: int) -> Tally:
+        counted = [c for c in runs if 0 <= c.index < n]
+        distinct = len({c.index for c in counted})
+        first = min((c.started for c in counted), default=None)
+        return Tally(distinct, len(counted) - distinct, first)
+
+
+def first_latencies_ms(runs: Sequence[Completion]) -> list[float]:
+    """Enqueue-to-start of each job's first run, in ms (warm-up jobs left out)."""
+    first: dict[int, float] = {}
+    for c in runs:
+        if c.index >= 0:
+            first.setdefault(c.index, c.latency * 1000)
+    return list(first.values())

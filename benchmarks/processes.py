@@ -28,17 +28,25 @@ class ResourceUse:
 
 
 class WorkerProcess:
-    """One worker, started as `python -m <module> <args>` with its stderr kept in a file."""
+    """One worker, started as `python -m <module> <args>` with its stderr kept in a file.
+
+    `python` is this interpreter unless given: the Redis peers run in virtualenvs of their own.
+    """
 
     def __init__(
-        self, module: str, args: list[str], stderr_path: Path, stop_signal: signal.Signals
+        self,
+        module: str,
+        args: list[str],
+        stderr_path: Path,
+        stop_signal: signal.Signals,
+        python: str = sys.executable,
     ) -> None:
         self.stderr_path = stderr_path
         self.stop_signal = stop_signal
         with stderr_path.open("wb") as stderr:
             self.started = time.monotonic()
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", module, *args],
+                [python, "-m", module, *args],
                 cwd=ROOT,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,

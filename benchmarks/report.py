@@ -4,22 +4,28 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.metadata
-import os
 import platform
 import sqlite3
-import statistics
-import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
-import psutil
-
-from benchmarks.measure import WARMUP, Drain, Latency, Rate, percentile
+from benchmarks.cells import (
+    DASH,
+    NA,
+    Cell,
+    drain_figure,
+    drain_rates,
+    figure,
+    latency_cell,
+    rate_cell,
+    ratio,
+)
+from benchmarks.machine import filesystem, machine
+from benchmarks.measure import WARMUP, Drain, Latency, Rate
 from benchmarks.runner import SETTLE, Sizes
 
 SYSTEMS = ("conveyor", "huey")
-DASH, TIMES = "\u2013", "\u00d7"  # written as escapes: the linter flags look-alike characters
 
 
 @dataclasses.dataclass
@@ -33,65 +39,6 @@ class Results:
     bulk: dict[str, list[Rate]] = dataclasses.field(default_factory=dict)
     drain: dict[str, list[Drain]] = dataclasses.field(default_factory=dict)
     latency: dict[str, list[Latency]] = dataclasses.field(default_factory=dict)
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Cell:
-    text: str
-    value: float | None  # the figure the ratio uses; None when there is none to compare
-
-
-NA = Cell("n/a", None)
-
-
-def figure(values: Sequence[float], digits: int = 0) -> Cell:
-    """The median, with the spread over rounds when there was more than one."""
-    middle = statistics.median(values)
-    text = f"{middle:,.{digits}f}"
-    if len(values) > 1:
-        text += f" ({min(values):,.{digits}f}{DASH}{max(values):,.{digits}f})"
-    return Cell(text, middle)
-
-
-def rate_cell(rates: Sequence[Rate | None]) -> Cell:
-    measured = [r for r in rates if r is not None]
-    if not measured:
-        return NA
-    partial = [r for r in measured if not r.complete]
-    if partial:  # never a rate unless every job ran: say how far it got instead
-        worst = min(partial, key=lambda r: r.done / max(r.wanted, 1))
-        return Cell(
-            f"partial: {worst.done:,}/{worst.wanted:,} in {worst.seconds:.0f} s "
-            f"({worst.per_second:,.0f}/s)",
-            None,
-        )
-    return figure([r.per_second for r in measured])
-
-
-def drain_rates(drains: Sequence[Drain], after_first: bool) -> Cell:
-    return rate_cell([d.after_first if after_first else d.from_start for d in drains])
-
-
-def drain_figure(drains: Sequence[Drain], value: Callable[[Drain], float], digits: int) -> Cell:
-    return figure([value(d) for d in drains], digits) if drains else NA
-
-
-def latency_cell(runs: Sequence[Latency], p: int) -> Cell:
-    """A percentile of all rounds' samples pooled; none unless every job ran."""
-    if not runs:
-        return NA
-    samples = [s for run in runs for s in run.samples_ms]
-    wanted = sum(run.wanted for run in runs)
-    if len(samples) < max(wanted, 2):
-        return Cell(f"partial: {len(samples)}/{wanted} samples", None)
-    middle = percentile(samples, p)
-    return Cell(f"{middle:,.1f}", middle)
-
-
-def ratio(ours: Cell, theirs: Cell, suffix: str = "") -> str:
-    if ours.value is None or theirs.value is None or theirs.value == 0:
-        return DASH
-    return f"{ours.value / theirs.value:.2f}{TIMES}{suffix}"
 
 
 def rows(results: Results) -> list[tuple[str, Cell, Cell, str]]:
@@ -224,46 +171,6 @@ def versions() -> dict[str, str]:
     return found
 
 
-def machine(folder: Path) -> str:
-    commit = _git("rev-parse", "--short", "HEAD")
-    dirty = " (uncommitted changes)" if _git("status", "--porcelain", "--", "src") else ""
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor() or "?",
-    )
-    return (
-        f"conveyor commit {commit or '?'}{dirty}; {platform.system()} {platform.release()}, "
-        f"{os.cpu_count()} CPUs ({cpu}), {psutil.virtual_memory().total / 2**30:.0f} GiB; "
-        f"databases on {filesystem(folder)}"
-    )
-
-
-def filesystem(folder: Path) -> str:
-    best = max(
-        (p for p in psutil.disk_partitions(all=True) if str(folder).startswith(p.mountpoint)),
-        key=lambda p: len(p.mountpoint),
-        default=None,
-    )
-    if best is None:
-        return "?"
-    warning = " (tmpfs: fsync costs nothing, so durable commits look cheap)"
-    return f"{best.fstype} ({best.mountpoint})" + (warning if best.fstype == "tmpfs" else "")
-
-
-def _git(*args: str) -> str:
-    try:
-        done = subprocess.run(
-            ["git", *args], capture_output=True, text=True, check=True, cwd=Path(__file__).parent
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return ""
-    return done.stdout.strip()
-
-
 def render(results: Results, folder: Path) -> str:
     found = versions()
     lines = [
@@ -274,7 +181,7 @@ def render(results: Results, folder: Path) -> str:
         "",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in found.items()) + f"; {sys.executable}",
         "",
-        f"Machine: {machine(folder)}",
+        f"Machine: {machine()}; databases on {filesystem(folder)}",
         "",
     ]
     return "\n".join(lines)

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from benchmarks.completions import CompletionLog
+from benchmarks.completions import CompletionLog, Tally, first_latencies_ms
 from benchmarks.measure import Drain, Latency, Rate
 from benchmarks.processes import WorkerProcess
 
@@ -96,20 +96,20 @@ def drain(system: System, sizes: Sizes) -> Drain:
         seen = log.wait_for(n, worker.started + sizes.cap, worker.alive)
         finished, finished_wall = time.monotonic(), time.time()
         usage = worker.stop()
-        runs = log.read()
-        ran = {c.index for c in runs if 0 <= c.index < n}
+        tally = Tally.of(log.read(), n)
         problems = []
         if usage.exit_code != 0:
             problems.append(f"worker exited with {usage.exit_code}: {worker.stderr_tail()}")
-        if len(runs) > len(ran):
-            problems.append(f"{len(runs) - len(ran)} duplicate runs")
-        if len(ran) == n:
+        if tally.duplicates:
+            problems.append(f"{tally.duplicates} duplicate runs")
+        if tally.distinct == n:
             problems.append(system.check_drained(db, n) or "")
-        from_start = Rate(min(len(ran), seen), n, finished - worker.started)
+        from_start = Rate(min(tally.distinct, seen), n, finished - worker.started)
         after_first = None
-        if runs:
-            first = min(c.started for c in runs)
-            after_first = Rate(max(0, len(ran) - 1), n - 1, finished_wall - first)
+        if tally.first_started is not None:
+            after_first = Rate(
+                max(0, tally.distinct - 1), n - 1, finished_wall - tally.first_started
+            )
         return Drain(
             from_start=from_start,
             after_first=after_first,
@@ -138,11 +138,7 @@ def latency(system: System, sizes: Sizes) -> Latency:
             log.wait_for(n + 1, time.monotonic() + sizes.cap, worker.alive)
         finally:
             usage = worker.stop()
-        first_run: dict[int, float] = {}
-        for c in log.read():
-            if c.index >= 0:
-                first_run.setdefault(c.index, c.latency * 1000)
         problem = None
         if usage.exit_code != 0:
             problem = f"worker exited with {usage.exit_code}: {worker.stderr_tail()}"
-        return Latency(list(first_run.values()), n, idle, problem)
+        return Latency(first_latencies_ms(log.read()), n, idle, problem)

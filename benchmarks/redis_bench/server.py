@@ -1,0 +1,132 @@
+"""A private redis-server for one run, and what it did: commands and CPU between two snapshots."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import redis
+
+# the harness's own calls, left out of what a system is charged for
+OVERHEAD = frozenset({"info", "flushall", "ping", "config|resetstat"})
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Snapshot:
+    calls: dict[str, int]  # command -> calls since the server started, scripts' own included
+    cpu_seconds: float  # the server's user + system time
+
+    def since(self, before: Snapshot, jobs: int) -> Cost:
+        delta = {
+            name: calls - before.calls.get(name, 0)
+            for name, calls in self.calls.items()
+            if name not in OVERHEAD
+        }
+        return Cost(
+            jobs, {k: v for k, v in delta.items() if v}, self.cpu_seconds - before.cpu_seconds
+        )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Cost:
+    """What Redis did for `jobs` jobs."""
+
+    jobs: int
+    calls: dict[str, int]
+    cpu_seconds: float
+
+    @property
+    def commands_per_job(self) -> float:
+        return sum(self.calls.values()) / max(self.jobs, 1)
+
+    @property
+    def cpu_us_per_job(self) -> float:
+        return self.cpu_seconds * 1e6 / max(self.jobs, 1)
+
+    def top(self, count: int = 4) -> str:
+        """The busiest commands per job, e.g. `evalsha 0.02, hset 1.00`."""
+        ranked = sorted(self.calls.items(), key=lambda kv: -kv[1])[:count]
+        return ", ".join(f"{name} {calls / max(self.jobs, 1):.2f}" for name, calls in ranked)
+
+
+class RedisServer:
+    """redis-server on a free port, persistence off, its files in `folder`."""
+
+    def __init__(self, folder: Path) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("no redis-server on PATH: install Redis to run this benchmark")
+        self.port = free_port()
+        self.log = folder / "redis.log"
+        argv = [
+            binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+            "--appendonly", "no", "--dir", str(folder), "--logfile", str(self.log),
+        ]  # fmt: skip
+        self.process = subprocess.Popen(argv, stdin=subprocess.DEVNULL)
+        self.client = redis.Redis(host="127.0.0.1", port=self.port, decode_responses=True)
+        self._wait_until_up()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def _wait_until_up(self, timeout: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"redis-server exited at start: {self.tail()}")
+            try:
+                if self.client.ping():
+                    return
+            except redis.exceptions.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+            time.sleep(0.02)
+
+    def version(self) -> str:
+        return str(self.client.info("server")["redis_version"])
+
+    def flushall(self) -> None:
+        self.client.flushall()
+
+    def snapshot(self) -> Snapshot:
+        stats = self.client.info("commandstats")
+        cpu = self.client.info("cpu")
+        calls = {key.removeprefix("cmdstat_"): int(value["calls"]) for key, value in stats.items()}
+        return Snapshot(calls, float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"]))
+
+    def tail(self, lines: int = 10) -> str:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return "\n".join(text.splitlines()[-lines:]) or "(no log)"
+
+    def close(self) -> None:
+        self.client.close()
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@contextmanager
+def private_redis(folder: Path) -> Iterator[RedisServer]:
+    server = RedisServer(folder)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port

@@ -1,0 +1,186 @@
+"""The workloads on one Redis, run the same way for every system, each cell after FLUSHALL.
+
+Producers and workers run in the system's own virtualenv as `python -m benchmarks.peers NAME
+...` (see `benchmarks.peers.harness`); the completion log, the worker's resources and the
+server's counters are read from here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.completions import CompletionLog, Tally, first_latencies_ms
+from benchmarks.measure import WARMUP, Drain, Latency, Rate
+from benchmarks.processes import ROOT, WorkerProcess
+from benchmarks.redis_bench.server import Cost, RedisServer
+
+SETTLE = 1.0  # seconds an idle worker waits before the latency jobs; also the idle window
+BOOT_CAP = 60.0  # seconds a worker may take to run its first job
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Sizes:
+    single: int = 3000
+    bulk: int = 20000
+    drain: int = 20000
+    latency: int = 200
+    latency_interval: float = 0.005
+    concurrency: int = 100
+    cap: float = 90.0  # seconds per cell at most
+
+
+QUICK = Sizes(single=300, bulk=2000, drain=2000, latency=40, cap=20.0)
+
+
+class PeerFailed(Exception):
+    """A command of the peer failed; the message is short enough for a table cell."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Enqueued:
+    rate: Rate
+    cost: Cost
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Drained:
+    drain: Drain
+    cost: Cost
+    worker_cpu_us_per_job: float
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Idle:
+    latency: Latency
+    redis_commands_per_second: float  # what an idle worker asks of Redis
+
+
+class System:
+    """One system under test: its interpreter, the shared server, a scratch folder."""
+
+    def __init__(self, name: str, python: str, server: RedisServer, folder: Path) -> None:
+        self.name, self.python, self.server = name, python, server
+        self.folder = folder / name
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._cells = 0
+
+    def call(self, command: str, *args: str, timeout: float) -> dict[str, Any]:
+        """Run one harness command; its last stdout line is a JSON object."""
+        argv = [self.python, "-m", "benchmarks.peers", self.name, command, "--url", self.server.url]
+        try:
+            done = subprocess.run(
+                [*argv, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+            )
+        except subprocess.TimeoutExpired:
+            raise PeerFailed(f"`{command}` did not finish within {timeout:.0f} s") from None
+        lines = done.stdout.strip().splitlines()
+        if done.returncode != 0 or not lines:
+            raise PeerFailed(f"`{command}` exited with {done.returncode}: {_tail(done.stderr)}")
+        outcome: dict[str, Any] = json.loads(lines[-1])
+        return outcome
+
+    def describe(self, sizes: Sizes) -> dict[str, Any]:
+        return self.call("describe", "--concurrency", str(sizes.concurrency), timeout=120)
+
+    def enqueue(self, sizes: Sizes, bulk: bool) -> Enqueued:
+        n = sizes.bulk if bulk else sizes.single
+        self.server.flushall()
+        before = self.server.snapshot()
+        args = ["--n", str(n), "--cap", str(sizes.cap), *(["--bulk"] if bulk else [])]
+        rate = Rate(**self.call("enqueue", *args, timeout=sizes.cap + 60))
+        after = self.server.snapshot()
+        return Enqueued(rate, after.since(before, rate.done + WARMUP))  # warm-up jobs cost too
+
+    def drain(self, sizes: Sizes) -> Drained:
+        """N no-op jobs already queued; one worker process started; until all N have run."""
+        n = sizes.drain
+        self.server.flushall()
+        self.call("prefill", "--n", str(n), timeout=sizes.cap * 4 + 60)
+        log = self.completion_log()
+        before = self.server.snapshot()
+        worker = self.start_worker(log, sizes)
+        seen = log.wait_for(n, worker.started + sizes.cap, worker.alive, poll=0.005)
+        finished, finished_wall = time.monotonic(), time.time()
+        after = self.server.snapshot()
+        cpu = worker.cpu_seconds() if worker.alive() else 0.0
+        usage = worker.stop()
+        tally = Tally.of(log.read(), n)
+        problems = []
+        if usage.exit_code != 0:
+            problems.append(f"worker exited with {usage.exit_code}: {_tail(worker.stderr_tail())}")
+        if tally.duplicates:
+            problems.append(f"{tally.duplicates} duplicate runs")
+        after_first = None
+        if tally.first_started is not None:
+            after_first = Rate(
+                max(0, tally.distinct - 1), n - 1, finished_wall - tally.first_started
+            )
+        drain = Drain(
+            from_start=Rate(min(tally.distinct, seen), n, finished - worker.started),
+            after_first=after_first,
+            peak_rss_bytes=usage.peak_rss_bytes,
+            cpu_seconds=usage.cpu_seconds,
+            problem="; ".join(problems) or None,
+        )
+        cost = after.since(before, max(tally.distinct, 1))
+        return Drained(drain, cost, (cpu or usage.cpu_seconds) * 1e6 / max(tally.distinct, 1))
+
+    def latency(self, sizes: Sizes) -> Idle:
+        """An idle worker; jobs sent one at a time, a few ms apart; enqueue-to-start times.
+
+        Afterwards the worker idles for SETTLE seconds more: its CPU and Redis commands then.
+        """
+        n = sizes.latency
+        self.server.flushall()
+        log = self.completion_log()
+        worker = self.start_worker(log, sizes)
+        try:
+            self.call(
+                "latency", "--n", str(n), "--log", str(log.path),
+                "--interval", str(sizes.latency_interval), "--settle", str(SETTLE),
+                "--boot-cap", str(BOOT_CAP),
+                timeout=BOOT_CAP + SETTLE + n * sizes.latency_interval + sizes.cap,
+            )  # fmt: skip
+            log.wait_for(n + 1, time.monotonic() + sizes.cap, worker.alive)
+            idle_cpu, idle_calls = self._idle(worker)
+        finally:
+            usage = worker.stop()
+        problem = None
+        if usage.exit_code != 0:
+            problem = f"worker exited with {usage.exit_code}: {_tail(worker.stderr_tail())}"
+        return Idle(Latency(first_latencies_ms(log.read()), n, idle_cpu, problem), idle_calls)
+
+    def _idle(self, worker: WorkerProcess) -> tuple[float, float]:
+        """The worker's CPU (fraction of a core) and Redis commands/s over SETTLE idle seconds."""
+        time.sleep(0.2)  # let the last acknowledgements land first
+        if not worker.alive():
+            return 0.0, 0.0
+        cpu, before = worker.cpu_seconds(), self.server.snapshot()
+        time.sleep(SETTLE)
+        calls = sum(self.server.snapshot().since(before, 1).calls.values())
+        return (worker.cpu_seconds() - cpu) / SETTLE if worker.alive() else 0.0, calls / SETTLE
+
+    def completion_log(self) -> CompletionLog:
+        self._cells += 1
+        return CompletionLog(self.folder / f"done-{self._cells}.log")
+
+    def start_worker(self, log: CompletionLog, sizes: Sizes) -> WorkerProcess:
+        args = [self.name, "work", "--url", self.server.url, "--log", str(log.path)]
+        return WorkerProcess(
+            "benchmarks.peers",
+            [*args, "--concurrency", str(sizes.concurrency)],
+            self.folder / f"worker-{self._cells}.stderr",
+            signal.SIGTERM,
+            python=self.python,
+        )
+
+
+def _tail(text: str, lines: int = 3) -> str:
+    kept = [line.strip() for line in text.strip().splitlines() if line.strip()][-lines:]
+    return " / ".join(kept)[-400:] or "(nothing on stderr)"

@@ -226,7 +226,9 @@ class Worker:
             backoff = 0.05
             for record in records:
                 self._start(record)
-            if records:
+            # a short batch means the queues ran dry: wait for work rather than ask again
+            # (the wait looks once more before it sleeps, so nothing enqueued since is missed)
+            if len(records) == free or (records and self.burst):
                 continue
             if self.burst:
                 if not self._running:

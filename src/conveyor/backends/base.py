@@ -17,7 +17,7 @@ import contextlib
 import dataclasses
 import threading
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import ClassVar, Protocol
 
 from conveyor.errors import ConfigurationError
@@ -227,8 +227,12 @@ class Backend(abc.ABC):
         return recovered
 
     async def wait_for_work(self, queues: Sequence[str], timeout: float) -> None:
-        """Return when new work may be due, or after `timeout` seconds at most."""
-        await self._wait_work(timeout)
+        """Return when work may be due, or after `timeout` seconds at most.
+
+        Due work found when the wait begins returns at once: a job stored between a
+        worker's last claim and its wait is never left waiting for the timeout.
+        """
+        await self._wait_work(timeout, lambda: self._has_due(queues))
 
     # -- readers ---------------------------------------------------------------------------
 
@@ -363,20 +367,28 @@ class Backend(abc.ABC):
             waiters = self._job_waiters.setdefault(job_id, set())
         return await self._wait(waiters, job_id, timeout)
 
-    async def _wait_work(self, timeout: float) -> bool:
-        """Wait for this process to add work; True if woken before `timeout`."""
-        return await self._wait(self._work_waiters, None, timeout)
+    def _has_due(self, queues: Sequence[str]) -> bool:
+        """Whether a job of `queues` is due now; backends that wait in this process say."""
+        return False
+
+    async def _wait_work(self, timeout: float, due: Callable[[], bool] | None = None) -> bool:
+        """Wait for this process to add work; True if woken before `timeout`, or at once
+        when `due()` says, once the wait listens, that work is there already."""
+        return await self._wait(self._work_waiters, None, timeout, due)
 
     async def _wait(
         self,
         waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]],
         job_id: str | None,
         timeout: float,
+        due: Callable[[], bool] | None = None,
     ) -> bool:
         entry = (asyncio.get_running_loop(), asyncio.Event())
         with self._waiters_lock:
             waiters.add(entry)
         try:
+            if due is not None and due():
+                return True
             async with asyncio.timeout(max(0.0, timeout)):
                 await entry[1].wait()
             return True

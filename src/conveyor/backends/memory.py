@@ -315,6 +315,17 @@ class MemoryBackend(Backend):
     async def _now(self) -> float:
         return time.time()
 
+    def _has_due(self, queues: Sequence[str]) -> bool:
+        with self._lock:
+            self._promote_due(time.time())
+            for queue in dict.fromkeys(queues):
+                heap = self._ready.get(queue, [])
+                while heap and not self._valid(heap[0]):
+                    heapq.heappop(heap)
+                if heap:
+                    return True
+        return False
+
     async def wait_for_work(self, queues: Sequence[str], timeout: float) -> None:
         with self._lock:
             next_due = self._scheduled[0][0] if self._scheduled else None

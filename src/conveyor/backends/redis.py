@@ -58,6 +58,7 @@ SCRIPTS = {
     )
 }  # fmt: skip
 LIST_CHUNK = 200
+CONFIRM_TIMEOUT = 10.0  # seconds Redis gets to confirm a subscription
 
 
 class RedisBackend(Backend):
@@ -76,6 +77,10 @@ class RedisBackend(Backend):
             weakref.WeakKeyDictionary()
         )
         self._scripts: dict[str, AsyncScript] = {}
+        # one connection per loop on which idle workers wait for work, kept between waits
+        self._work: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, PubSub] = (
+            weakref.WeakKeyDictionary()
+        )
 
     # -- connections ----------------------------------------------------------------------
 
@@ -107,6 +112,7 @@ class RedisBackend(Backend):
             raise BackendUnavailable(f"cannot reach Redis at {self.url}: {exc}") from exc
 
     async def close(self) -> None:
+        await self._drop_work_pubsub()
         loop = asyncio.get_running_loop()
         with self._lock:
             client = self._clients.pop(loop, None)
@@ -265,10 +271,12 @@ class RedisBackend(Backend):
     # -- waiting without polling --------------------------------------------------------------
 
     async def wait_for_work(self, queues: Sequence[str], timeout: float) -> None:
-        pubsub = self._client().pubsub(ignore_subscribe_messages=True)
+        pubsub = self._work_pubsub()
+        channels = [f"conveyor:{{{q}}}:work" for q in queues]
         try:
-            await pubsub.subscribe(*(f"conveyor:{{{q}}}:work" for q in queues))
+            await pubsub.subscribe(*channels)
             # subscribed first, then looked: a job enqueued in between is not missed
+            await _confirmed(pubsub, len(channels))
             has_due, next_due = await self._run("PENDING", list(queues))
             if has_due:
                 return
@@ -276,12 +284,29 @@ class RedisBackend(Backend):
                 timeout = min(timeout, float(next_due))
             deadline = time.monotonic() + timeout
             while (remaining := deadline - time.monotonic()) > 0:
-                if await pubsub.get_message(timeout=remaining) is not None:
+                message = await pubsub.get_message(timeout=remaining)
+                if message is not None and message["type"] == "message":
                     return
-        except redis.exceptions.ConnectionError as exc:
+        except (redis.exceptions.ConnectionError, TimeoutError) as exc:
+            await self._drop_work_pubsub()
             raise BackendUnavailable(f"cannot reach Redis at {self.url}: {exc}") from exc
-        finally:
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+        # the connection stays for the next wait; what it still receives is read and
+        # dropped then, so nothing piles up while the worker is busy
+        with contextlib.suppress(redis.exceptions.ConnectionError):
+            await pubsub.unsubscribe()
+
+    def _work_pubsub(self) -> PubSub:
+        loop = asyncio.get_running_loop()
+        pubsub = self._work.get(loop)
+        if pubsub is None:
+            pubsub = self._work[loop] = self._client().pubsub()
+        return pubsub
+
+    async def _drop_work_pubsub(self) -> None:
+        pubsub = self._work.pop(asyncio.get_running_loop(), None)
+        if pubsub is not None:
+            with contextlib.suppress(redis.exceptions.RedisError, OSError):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     @contextlib.asynccontextmanager
     async def watch_job(self, job_id: str, poll: float | None = None) -> AsyncIterator[JobWatch]:
@@ -293,6 +318,16 @@ class RedisBackend(Backend):
             raise BackendUnavailable(f"cannot reach Redis at {self.url}: {exc}") from exc
         finally:
             await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+
+async def _confirmed(pubsub: PubSub, channels: int) -> None:
+    """Read up to Redis's confirmation of `channels` subscriptions; older messages are
+    wake-ups that arrived while nobody waited, and the looks that follow cover them."""
+    async with asyncio.timeout(CONFIRM_TIMEOUT):
+        while channels:
+            message = await pubsub.get_message(timeout=CONFIRM_TIMEOUT)
+            if message is not None and message["type"] == "subscribe":
+                channels -= 1
 
 
 class _ChannelWatch:

@@ -354,6 +354,9 @@ class SQLiteBackend(Backend):
     async def wait_for_work(self, queues: Sequence[str], timeout: float) -> None:
         deadline = time.monotonic() + timeout
         version = self._data_version()
+        # after reading the version: a commit from now on moves it, one before shows here
+        if self._has_due(queues):
+            return
         next_due = self._next_due()
         if next_due is not None:
             deadline = min(deadline, time.monotonic() + max(0.0, next_due - time.time()))
@@ -370,6 +373,20 @@ class SQLiteBackend(Backend):
                 raise BackendUnavailable("the SQLite backend is closed")
             (version,) = self._watch.execute("PRAGMA data_version").fetchone()
         return int(version)
+
+    def _has_due(self, queues: Sequence[str]) -> bool:
+        with self._watch_lock:
+            if self._watch is None:
+                raise BackendUnavailable("the SQLite backend is closed")
+            return any(
+                self._watch.execute(
+                    "SELECT 1 FROM conveyor_jobs INDEXED BY conveyor_jobs_pending "
+                    "WHERE queue = ? AND state IN ('queued', 'scheduled') AND due_at <= ? "
+                    "LIMIT 1",
+                    (queue, time.time()),
+                ).fetchone()
+                for queue in dict.fromkeys(queues)
+            )
 
     def _next_due(self) -> float | None:
         """The earliest due time of a scheduled job."""

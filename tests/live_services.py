@@ -6,16 +6,32 @@ skipped backend test is not a passing one.
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import os
+import pwd
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NoReturn
 
+import psycopg
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 REDIS_URL = os.environ.get("CONVEYOR_TEST_REDIS", "redis://127.0.0.1:6379/9")
+POSTGRES_URL = os.environ.get("CONVEYOR_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
 
-def missing(service: str, why: object) -> None:
-    message = f"{service} is not reachable ({why}); start it, or run without CI=true to skip"
+def missing(service: str, why: object, problem: str = "is not reachable") -> NoReturn:
+    message = f"{service} {problem} ({why}); start it, or run without CI=true to skip"
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         pytest.fail(message)
     pytest.skip(message)
@@ -30,3 +46,185 @@ def fresh_redis() -> str:
     except redis.exceptions.ConnectionError as exc:
         missing("Redis", exc)
     return REDIS_URL
+
+
+@contextlib.contextmanager
+def fresh_postgres(pool_size: int = 4) -> Iterator[str]:
+    """A URL naming a new, empty schema of the test database, dropped afterwards.
+
+    A schema per test is much cheaper than a database per test, and tests running at the
+    same time (or other people's) never see each other's jobs. Fails (CI) or skips when
+    PostgreSQL is down.
+    """
+    schema = f"conveyor_test_{secrets.token_hex(6)}"
+    try:
+        with psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'CREATE SCHEMA "{schema}"'.encode())
+    except psycopg.OperationalError as exc:
+        missing("PostgreSQL", exc)
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    try:
+        yield f"{POSTGRES_URL}{separator}schema={schema}&pool_size={pool_size}"
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(b"SET lock_timeout = '30s'")
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE'.encode())
+
+
+class RedisServer:
+    """A private `redis-server` for one test: a free port, its own directory, AOF on.
+
+    `kill` is SIGKILL; `start` again reuses the port and the directory, so the server
+    reloads its append-only file, as after a crash. `fsync` is the `appendfsync` policy:
+    "always" puts every write on disk before its reply; "everysec" may lose the last
+    second or two of acknowledged writes when a crash meets a slow disk.
+    """
+
+    def __init__(self, directory: Path, *, fsync: str = "everysec") -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            missing("redis-server", "not on PATH", problem="is not installed")
+        self.binary = binary
+        self.directory = directory
+        self.fsync = fsync
+        self.port = _free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+        directory.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def log(self) -> Path:
+        return self.directory / "redis.log"
+
+    def client(self) -> redis.Redis:
+        """A synchronous client that gives up at once instead of retrying."""
+        no_retries = Retry(NoBackoff(), 0)
+        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5, retry=no_retries)
+
+    def start(self, timeout: float = 15.0) -> None:
+        """Start the server (reloading its AOF, if any) and wait until it answers PING."""
+        assert self.process is None or self.process.poll() is not None, "already running"
+        argv = [
+            self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir",
+            str(self.directory), "--appendonly", "yes", "--appendfsync", self.fsync,
+            "--save", "", "--logfile", str(self.log),
+        ]  # fmt: skip
+        self.process = subprocess.Popen(argv, stdin=subprocess.DEVNULL)
+        self.starts += 1
+        deadline = time.monotonic() + timeout
+        client = self.client()
+        try:
+            while True:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"redis-server exited at start:\n{self.tail()}")
+                try:
+                    if client.ping():  # a server still loading its AOF answers LOADING
+                        return
+                except redis.exceptions.RedisError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"redis-server did not answer in {timeout:g} s")
+                time.sleep(0.02)
+        finally:
+            client.close()
+
+    def kill(self) -> None:
+        """SIGKILL the server and wait until it is gone."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(timeout=10)
+
+    def tail(self, lines: int = 20) -> str:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return "\n".join(text.splitlines()[-lines:]) or "(no log)"
+
+    def close(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.kill()
+
+
+class PostgresServer:
+    """A private PostgreSQL cluster for one test: its own data directory, a free port, fsync on.
+
+    Tests that stop PostgreSQL use one, never the shared server. `stop("immediate")` is a
+    crash: no checkpoint, so `start` replays the write-ahead log. The binaries are found by
+    glob (any installed version, newest first) or on PATH. initdb refuses to run as root, so
+    as root the cluster belongs to the `postgres` OS user and lives in a directory it owns
+    (a pytest tmp_path is not readable by that user).
+    """
+
+    def __init__(self) -> None:
+        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=_version, reverse=True)
+        initdb = found[0] if found else shutil.which("initdb")
+        if initdb is None:
+            missing("PostgreSQL server binaries", "no initdb found")
+        self.bindir = Path(initdb).parent
+        self.prefix: list[str] = []
+        self.directory = Path(tempfile.mkdtemp(prefix="conveyor-pg-"))
+        if os.geteuid() == 0:
+            try:
+                owner = pwd.getpwnam("postgres")
+            except KeyError:
+                missing("PostgreSQL server", "running as root and there is no postgres user")
+            os.chown(self.directory, owner.pw_uid, owner.pw_gid)
+            self.prefix = ["runuser", "-u", "postgres", "--"]
+        self.data = self.directory / "data"
+        self.log = self.directory / "postgres.log"
+        self.port = _free_port()
+        self.running = False
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8")
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def start(self) -> None:
+        """Start the server (after a crash: recover it) and wait until it accepts connections."""
+        options = (
+            f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 "
+            "-c fsync=on -c synchronous_commit=on -c max_connections=80"
+        )
+        data, log = str(self.data), str(self.log)
+        self._run("pg_ctl", "-D", data, "-l", log, "-o", options, "-w", "-t", "60", "start")
+        self.running = True
+
+    def stop(self, mode: str = "immediate") -> None:
+        """Stop the server: "immediate" (a crash), "fast" or "smart"."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop")
+        self.running = False
+
+    def tail(self, lines: int = 20) -> str:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return "\n".join(text.splitlines()[-lines:]) or "(no log)"
+
+    def close(self) -> None:
+        try:
+            if self.running:
+                self.stop()
+        finally:
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+    def _run(self, program: str, *args: str) -> None:
+        argv = [*self.prefix, str(self.bindir / program), *args]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=90, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(
+                f"{program} failed ({done.returncode}): {done.stderr or done.stdout}\n{self.tail()}"
+            )
+
+
+def _version(path: str) -> tuple[int, ...]:
+    """(15,) for /usr/lib/postgresql/15/bin/initdb: sorts versions as numbers, not text."""
+    name = Path(path).parents[1].name
+    return tuple(int(part) for part in name.split(".") if part.isdigit())
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port

@@ -188,8 +188,15 @@ class Conveyor:
 
     # -- producing -------------------------------------------------------------------------
 
-    async def enqueue_many(self, calls: Iterable[Signature[R]]) -> list[JobHandle[R]]:
-        """Store many checked calls (`task.s(...)`) in one backend operation."""
+    async def enqueue_many(
+        self, calls: Iterable[Signature[R]], *, connection: object | None = None
+    ) -> list[JobHandle[R]]:
+        """Store many checked calls (`task.s(...)`) in one backend operation.
+
+        With `connection`, a database connection or session of yours with a transaction
+        open, the jobs are stored in that transaction: they exist if and only if it commits
+        (PostgreSQL only).
+        """
         signatures = list(calls)
         for call in signatures:
             if not isinstance(call, Signature):
@@ -198,11 +205,16 @@ class Conveyor:
                 raise ConfigurationError(f"{call.task.name} belongs to another Conveyor app")
         records = [s.record for s in signatures]
         backend = await self.connected()
-        stored = await backend.enqueue(records)
+        if connection is None:
+            stored = await backend.enqueue(records)
+        else:
+            stored = await backend.enqueue_in(connection, records)
         return [JobHandle(self, item.record.id, item.record.task, item.created) for item in stored]
 
-    def enqueue_many_sync(self, calls: Iterable[Signature[R]]) -> list[JobHandle[R]]:
-        return self.portal.call(self.enqueue_many(calls))
+    def enqueue_many_sync(
+        self, calls: Iterable[Signature[R]], *, connection: object | None = None
+    ) -> list[JobHandle[R]]:
+        return self.portal.call(self.enqueue_many(calls, connection=connection))
 
     def job(self, job_id: str) -> JobHandle[Any]:
         """A handle on an existing job, by id."""

@@ -383,6 +383,37 @@ def purge_jobs(
     console.print(f"purged {_run(app, work)} jobs")
 
 
+@main.group()
+def db() -> None:
+    """The store's schema (PostgreSQL)."""
+
+
+@db.command("migrate")
+@app_option
+@url_option
+def migrate_db(app_path: str | None, url: str | None) -> None:
+    """Create or upgrade conveyor's tables; safe to repeat and to run from many processes.
+
+    Workers and apps also do this when they connect; run it ahead of a deploy when they
+    connect as a role that may not create tables.
+    """
+    app = _app(app_path, url)
+    if not app.url.startswith(("postgresql:", "postgres:")):
+        raise click.UsageError(
+            f"conveyor db migrate is for postgresql:// stores; {app.url.split(':', 1)[0]}:// "
+            "stores set themselves up when opened"
+        )
+    from conveyor.backends.postgres import PostgresBackend
+
+    backend = app.backend
+    assert isinstance(backend, PostgresBackend)
+    before, after = _run(app, backend.migrate)
+    if before == after:
+        console.print(f"schema {backend.schema!r} is up to date (version {after})")
+    else:
+        console.print(f"schema {backend.schema!r} migrated from version {before} to {after}")
+
+
 @main.command()
 @app_option
 @url_option

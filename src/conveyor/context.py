@@ -97,6 +97,10 @@ class Context:
         """Report progress between 0.0 and 1.0, with an optional message."""
         if not isinstance(fraction, int | float) or math.isnan(fraction) or not 0 <= fraction <= 1:
             raise ValueError(f"progress must be a number between 0.0 and 1.0, got {fraction!r}")
+        if message is not None:
+            # any text stores: characters that are not UTF-8 (a file name's undecodable
+            # bytes, say) are kept as escapes
+            message = message.encode("utf-8", "backslashreplace").decode("utf-8")
         return Persisted(self._reporter.report(float(fraction), message, None))
 
     def save_checkpoint(self, value: Any) -> Persisted:

@@ -16,6 +16,11 @@ if TYPE_CHECKING:
 R = TypeVar("R")
 
 
+# Wide enough for any ranking scheme, narrow enough that every backend orders exactly
+# (Redis keeps priority and age in one double-precision score).
+PRIORITY_LIMIT = 1000
+
+
 class JobState(enum.StrEnum):
     SCHEDULED = "scheduled"  # not due yet, or waiting to retry
     QUEUED = "queued"

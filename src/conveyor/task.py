@@ -17,7 +17,7 @@ from typing_extensions import Unpack
 from conveyor.context import CORRELATION_HEADER, Context
 from conveyor.correlation import current_correlation_id
 from conveyor.errors import ArgumentError, ConfigurationError, PayloadTooLarge
-from conveyor.job import JobHandle, JobRecord
+from conveyor.job import PRIORITY_LIMIT, JobHandle, JobRecord
 from conveyor.retry import Backoff, check_backoff
 from conveyor.serialization import ArgumentCodec, ValueCodec
 
@@ -41,6 +41,9 @@ class EnqueueOptions(TypedDict, total=False):
     retries: int
     timeout: float | None
     headers: Mapping[str, str]
+    # enqueue inside the caller's open transaction on this connection (PostgreSQL only): a
+    # psycopg (Async)Connection or a SQLAlchemy (Async)Session or (Async)Connection
+    connection: object
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -65,8 +68,10 @@ class TaskConfig:
         if self.backoff_base < 0:
             raise ConfigurationError(f"{where}: backoff_base must be >= 0 seconds")
         _check_timeout(self.timeout, where)
-        if self.result_ttl is not None and self.result_ttl < 0:
-            raise ConfigurationError(f"{where}: result_ttl must be >= 0 seconds or None (keep)")
+        if self.result_ttl is not None and (not _is_number(self.result_ttl) or self.result_ttl < 0):
+            raise ConfigurationError(
+                f"{where}: result_ttl must be a finite number of seconds >= 0, or None (keep)"
+            )
 
 
 class Task(Generic[P, R]):
@@ -174,6 +179,14 @@ class TaskCall(Generic[P, R]):
         self._options = _checked(options, task.name) if options else options
 
     def s(self, *args: P.args, **kwargs: P.kwargs) -> Signature[R]:
+        if "connection" in self._options:
+            raise ConfigurationError(
+                f"{self.task.name}.options(connection=...) applies to enqueue() only; to store "
+                "many calls in your transaction use app.enqueue_many(calls, connection=...)"
+            )
+        return self._signature(args, kwargs)
+
+    def _signature(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Signature[R]:
         task = self.task
         arguments = task.bind(args, dict(kwargs))
         payload = task.codec.encode(arguments)
@@ -187,10 +200,15 @@ class TaskCall(Generic[P, R]):
         return Signature(task, _record(task, arguments, payload, self._options))
 
     async def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> JobHandle[R]:
-        return await self.s(*args, **kwargs).enqueue()
+        call = self._signature(args, kwargs)
+        if "connection" not in self._options:
+            return await call.enqueue()
+        connection = self._options["connection"]
+        (handle,) = await self.task.app.enqueue_many([call], connection=connection)
+        return handle
 
     def enqueue_sync(self, *args: P.args, **kwargs: P.kwargs) -> JobHandle[R]:
-        return self.s(*args, **kwargs).enqueue_sync()
+        return self.task.app.portal.call(self.enqueue(*args, **kwargs))
 
 
 class Signature(Generic[R]):
@@ -305,6 +323,8 @@ def _checked(options: EnqueueOptions, name: str) -> EnqueueOptions:
         _check_retries(options["retries"], where)
     if "timeout" in options:
         _check_timeout(options["timeout"], where)
+    if "connection" in options and options["connection"] is None:
+        raise ConfigurationError(f"{where}: connection must be an open database connection")
     return options
 
 
@@ -322,11 +342,6 @@ def _check_retries(retries: object, where: str) -> None:
 
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-# Wide enough for any ranking scheme, narrow enough that every backend orders exactly
-# (Redis keeps priority and age in one double-precision score).
-PRIORITY_LIMIT = 1000
 
 
 def _check_priority(priority: object, where: str) -> None:

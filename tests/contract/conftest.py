@@ -5,15 +5,16 @@ A new backend joins the suite by adding its name here and a branch to `backend_u
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from conveyor.backends import Backend, from_url
-from live_services import fresh_redis
+from live_services import fresh_postgres, fresh_redis
 
-BACKENDS = ["memory", "sqlite", "redis"]
+BACKENDS = ["memory", "sqlite", "redis", "postgres"]
 
 
 def backend_url(name: str, tmp_path: Path) -> str:
@@ -27,15 +28,26 @@ def backend_url(name: str, tmp_path: Path) -> str:
     raise LookupError(f"no contract URL for backend {name!r}")
 
 
+@contextlib.contextmanager
+def fresh_store(name: str, tmp_path: Path) -> Iterator[str]:
+    """`backend_url`, for stores that must also be removed after the test (a schema)."""
+    if name == "postgres":
+        with fresh_postgres() as url:
+            yield url
+    else:
+        yield backend_url(name, tmp_path)
+
+
 @pytest.fixture(params=BACKENDS)
 async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
     """An open backend over a fresh store, closed after the test."""
-    instance = from_url(backend_url(request.param, tmp_path))
-    await instance.open()
-    try:
-        yield instance
-    finally:
-        await instance.close()
+    with fresh_store(request.param, tmp_path) as url:
+        instance = from_url(url)
+        await instance.open()
+        try:
+            yield instance
+        finally:
+            await instance.close()
 
 
 @pytest.fixture

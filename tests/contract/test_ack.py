@@ -203,3 +203,16 @@ async def test_a_hand_back_keeps_the_error_of_the_attempt_before(backend: Backen
     assert await ack(backend, lease_of(second), JobState.QUEUED)
 
     assert (await get(backend, "j")).error == BOOM
+
+
+async def test_a_follow_up_may_take_the_id_of_a_job_kept_for_no_time(backend: Backend) -> None:
+    await enqueue(backend, make_job("poller", result_ttl=0))
+    claimed = await claim_one(backend)
+
+    follow_up = make_job("poller", result_ttl=0)
+    assert await ack(backend, lease_of(claimed), JobState.SUCCEEDED, follow_ups=[follow_up])
+
+    await backend.purge_expired()
+    await backend.counts()
+    assert (await get(backend, "poller")).state is JobState.QUEUED
+    assert ids(await claim(backend)) == ["poller"]

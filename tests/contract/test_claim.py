@@ -5,7 +5,7 @@ from __future__ import annotations
 from conveyor.backends.base import Backend
 from conveyor.job import JobState
 
-from .support import claim, enqueue, ids, make_job
+from .support import claim, enqueue, ids, make_job, sleep_past
 
 
 async def test_claim_returns_highest_priority_first(backend: Backend) -> None:
@@ -90,3 +90,13 @@ async def test_a_job_that_is_not_due_does_not_block_due_jobs(backend: Backend) -
     await enqueue(backend, make_job("now"))
 
     assert ids(await claim(backend, limit=10)) == ["now"]
+
+
+async def test_a_job_that_came_due_is_claimed_before_one_enqueued_after(
+    backend: Backend,
+) -> None:
+    [early] = await enqueue(backend, make_job("due-first", delay=0.2))
+    await sleep_past(backend, early.due_at)
+    await enqueue(backend, make_job("enqueued-after"))
+
+    assert ids(await claim(backend)) == ["due-first", "enqueued-after"]

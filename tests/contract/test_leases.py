@@ -190,3 +190,12 @@ async def test_an_expired_lease_of_a_job_asked_to_cancel_ends_cancelled(backend:
 
     assert (await get(backend, "j")).state is JobState.CANCELLED
     assert await claim(backend) == []
+
+
+async def test_a_recovered_job_keeps_its_place_in_the_queue(backend: Backend) -> None:
+    await enqueue(backend, make_job("x"), make_job("y"), make_job("z"))
+    claimed = await claim_one(backend, lease_seconds=SHORT_LEASE)
+    await expire_lease(backend, claimed)
+    assert (await backend.recover_expired()).requeued == 1
+
+    assert ids(await claim(backend)) == ["x", "y", "z"]

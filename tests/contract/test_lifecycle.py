@@ -52,6 +52,35 @@ async def test_wait_for_work_wakes_when_a_scheduled_job_falls_due(backend: Backe
     assert time.monotonic() - started < 1.0
 
 
+async def test_a_delayed_job_enqueued_during_a_wait_wakes_it_when_due(backend: Backend) -> None:
+    async def enqueue_soon() -> None:
+        await asyncio.sleep(0.05)
+        await enqueue(backend, make_job("j", delay=0.2))
+
+    producer = asyncio.create_task(enqueue_soon())
+    started = time.monotonic()
+    await backend.wait_for_work(["default"], timeout=5)
+    await producer
+
+    assert time.monotonic() - started < 2.0
+
+
+async def test_several_waiters_on_one_backend_all_wake(backend: Backend) -> None:
+    waiters = [asyncio.create_task(backend.wait_for_work(["default"], timeout=5)) for _ in "abc"]
+    await asyncio.sleep(0.1)
+    await enqueue(backend, make_job("j"))
+
+    async with asyncio.timeout(2.0):
+        await asyncio.gather(*waiters)
+
+
+async def test_wait_for_work_returns_at_once_when_work_is_waiting(backend: Backend) -> None:
+    await enqueue(backend, make_job("j"))
+
+    async with asyncio.timeout(2.0):
+        await backend.wait_for_work(["default"], timeout=5)
+
+
 async def test_wait_for_work_returns_after_its_timeout(backend: Backend) -> None:
     started = time.monotonic()
     await backend.wait_for_work(["default"], timeout=0.1)

@@ -1,34 +1,75 @@
 """Fixtures of the fault suite: a `Harness` per test, on every backend in `BACKENDS`.
 
-A backend joins the suite by adding its name here and a branch to `store_url`; tests of a
-fault specific to one store (SQLite's file) skip on the others.
+A backend joins the suite by adding its name here and a branch to `open_store`; tests of a
+fault specific to one store take `sqlite_harness` (SQLite's file) or build their own (the
+Redis server). Redis runs as a private `redis-server` per test (AOF on), so a test may
+kill it, and the shared test database is never touched.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
+from live_services import RedisServer, fresh_postgres
+
 from .harness import Harness
 
-BACKENDS = ["sqlite"]
+BACKENDS = ["sqlite", "redis", "postgres"]
 
 
-def store_url(name: str, directory: Path) -> str:
-    """A URL naming a fresh, empty store of the backend `name`, shared by processes."""
-    if name == "sqlite":
-        return f"sqlite:///{directory}/jobs.db"
-    raise LookupError(f"no fault-suite URL for backend {name!r}")
+@contextlib.contextmanager
+def private_redis(directory: Path, *, fsync: str = "everysec") -> Iterator[RedisServer]:
+    """A running private Redis server, killed afterwards."""
+    server = RedisServer(directory, fsync=fsync)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
 
 
-@pytest.fixture(params=BACKENDS)
-async def harness(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Harness]:
-    """A fresh store and oracle log; every process the test starts is killed afterwards."""
-    instance = Harness(tmp_path, store_url(request.param, tmp_path))
+@contextlib.asynccontextmanager
+async def open_harness(directory: Path, url: str) -> AsyncIterator[Harness]:
+    """A harness on the store at `url`; every process the test starts is killed afterwards."""
+    instance = Harness(directory, url)
     await instance.jobs.app.open()  # creates the schema before any worker starts
     try:
         yield instance
     finally:
         await instance.close()
+
+
+@contextlib.asynccontextmanager
+async def open_store(name: str, directory: Path) -> AsyncIterator[Harness]:
+    """A harness on a fresh, empty store of the backend `name`, shared by processes."""
+    if name == "sqlite":
+        async with open_harness(directory, f"sqlite:///{directory}/jobs.db") as harness:
+            yield harness
+    elif name == "redis":
+        with private_redis(directory / "redis") as server:
+            async with open_harness(directory, server.url) as harness:
+                yield harness
+    elif name == "postgres":  # a fresh schema of the shared server, dropped afterwards
+        with fresh_postgres() as url:
+            async with open_harness(directory, url) as harness:
+                yield harness
+    else:
+        raise LookupError(f"no fault-suite store for backend {name!r}")
+
+
+@pytest.fixture(params=BACKENDS)
+async def harness(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Harness]:
+    """A fresh store and oracle log; every process the test starts is killed afterwards."""
+    async with open_store(request.param, tmp_path) as instance:
+        yield instance
+
+
+@pytest.fixture
+async def sqlite_harness(tmp_path: Path) -> AsyncIterator[Harness]:
+    """A harness on a fresh SQLite file, for faults of that store: its file, raw rows."""
+    async with open_store("sqlite", tmp_path) as instance:
+        yield instance

@@ -165,7 +165,9 @@ class Harness:
         burst: bool = False,
         queues: str | None = None,
         nap_scale: float | None = None,
+        url: str | None = None,
     ) -> Worker:
+        """A worker process on this harness's store (or on `url`: the same store, another way)."""
         argv = [sys.executable, "-m", "conveyor", "worker", APP_PATH]
         argv += ["--concurrency", str(concurrency), "--lease", f"{lease:g}"]
         argv += ["--heartbeat", f"{heartbeat:g}", "--grace", f"{grace:g}"]
@@ -174,6 +176,8 @@ class Harness:
         if queues is not None:
             argv += ["--queues", queues]
         extra = {} if nap_scale is None else {SCALE_ENV: f"{nap_scale:g}"}
+        if url is not None:
+            extra[DB_URL_ENV] = url
         number = sum(isinstance(p, Worker) for p in self.processes) + 1
         worker = Worker(
             f"worker {number}", argv, self.env(extra), self.directory / f"worker-{number}.log"
@@ -219,7 +223,7 @@ class Harness:
     def sqlite_path(self) -> Path:
         parsed = urllib.parse.urlsplit(self.url)
         if parsed.scheme != "sqlite":
-            pytest.skip("this fault is specific to SQLite")
+            raise LookupError(f"{self.url} is not an SQLite store: use the sqlite_harness fixture")
         return Path(urllib.parse.unquote(parsed.path[1:]))
 
     # -- waiting ---------------------------------------------------------------------------

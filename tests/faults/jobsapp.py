@@ -27,6 +27,8 @@ DB_URL_ENV = "FAULTS_DB_URL"
 LOG_ENV = "FAULTS_LOG"
 SCALE_ENV = "FAULTS_NAP_SCALE"
 
+BRIEF_TTL = 1.0  # seconds the results of `brief` and `flop` jobs are kept
+
 # the oracle log's events
 START, END, CANCEL, BLOCK = "start", "end", "cancel", "block"
 
@@ -108,6 +110,12 @@ async def echo(value: Any, ctx: Context = Context.INJECTED) -> int:
     return os.getpid()
 
 
+async def flop(ctx: Context = Context.INJECTED) -> None:
+    """Raise on every attempt."""
+    note(START, ctx)
+    raise RuntimeError(f"job {ctx.job_id} flops, as it should")
+
+
 class Jobs:
     """The fault tests' tasks, registered under fixed names on one app."""
 
@@ -120,6 +128,9 @@ class Jobs:
         self.stall = task(name="faults.stall")(stall)
         self.poison = task(name="faults.poison")(poison)
         self.echo = task(name="faults.echo")(echo)
+        # what a finished job leaves in the store expires after BRIEF_TTL; failed is kept
+        self.brief = task(name="faults.brief", result_ttl=BRIEF_TTL)(echo)
+        self.flop = task(name="faults.flop", retries=0, result_ttl=BRIEF_TTL)(flop)
 
 
 jobs = Jobs(os.environ.get(DB_URL_ENV, "memory://"))

@@ -161,3 +161,14 @@ def overlaps(
             if latest is None or stop > latest_stop:
                 latest, latest_stop = run, stop
     return found
+
+
+def started_before(
+    runs: dict[str, list[Execution]], at_ns: int, pid: int | None = None
+) -> set[str]:
+    """Jobs with an execution (by `pid`, if given) that started before `at_ns`."""
+    return {
+        job_id
+        for job_id, job_runs in runs.items()
+        if any(run.started_ns < at_ns and pid in (None, run.pid) for run in job_runs)
+    }

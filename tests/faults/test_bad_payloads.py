@@ -19,6 +19,13 @@ from conveyor.job import JobState
 
 from .harness import Harness
 
+
+@pytest.fixture
+def harness(sqlite_harness: Harness) -> Harness:
+    """These faults write SQLite's file or rows directly: they run on SQLite alone."""
+    return sqlite_harness
+
+
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(60)]
 
 NAP, ECHO = "faults.nap", "faults.echo"

@@ -10,6 +10,13 @@ import pytest
 
 from .harness import Harness
 
+
+@pytest.fixture
+def harness(sqlite_harness: Harness) -> Harness:
+    """These faults write SQLite's file or rows directly: they run on SQLite alone."""
+    return sqlite_harness
+
+
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(90)]
 
 ROUNDS = 5

@@ -10,21 +10,25 @@ from pathlib import Path
 import pytest
 
 from conveyor import Conveyor
-from live_services import fresh_redis
+from live_services import fresh_postgres, fresh_redis
 
 from .cli_support import APP_SOURCE, Project
 
-BACKENDS = ["memory", "sqlite", "redis"]
+BACKENDS = ["memory", "sqlite", "redis", "postgres"]
 
 
 @pytest.fixture(params=BACKENDS)
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """The URL of a fresh, empty store."""
     if request.param == "memory":
-        return "memory://"
-    if request.param == "redis":
-        return fresh_redis()
-    return f"sqlite:///{tmp_path}/jobs.db"
+        yield "memory://"
+    elif request.param == "redis":
+        yield fresh_redis()
+    elif request.param == "postgres":
+        with fresh_postgres() as url:  # a schema of its own, dropped after the test
+            yield url
+    else:
+        yield f"sqlite:///{tmp_path}/jobs.db"
 
 
 @pytest.fixture

@@ -87,7 +87,10 @@ def test_a_local_function_with_an_explicit_name_is_accepted() -> None:
         pytest.param({"retries": 1001}, "retries must be an int from 0 to 1000", id="retries-max"),
         pytest.param({"timeout": 0}, "timeout must be a positive number", id="timeout"),
         pytest.param({"queue": "a queue"}, "queue must be 1 to 100 letters", id="queue"),
-        pytest.param({"result_ttl": -1.0}, "result_ttl must be >= 0", id="result-ttl"),
+        pytest.param({"result_ttl": -1.0}, "result_ttl must be a finite number", id="result-ttl"),
+        pytest.param(
+            {"result_ttl": float("nan")}, "result_ttl must be a finite number", id="nan-result-ttl"
+        ),
     ],
 )
 def test_bad_task_options_are_refused(options: dict[str, Any], problem: str) -> None:

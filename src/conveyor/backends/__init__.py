@@ -9,7 +9,8 @@ from conveyor.errors import ConfigurationError
 
 
 def from_url(url: str) -> Backend:
-    """The backend a URL names: memory://, sqlite:///path.db, redis://host:port/db."""
+    """The backend a URL names: memory://, sqlite:///path.db, redis://host:port/db,
+    postgresql://user@host:port/dbname."""
     scheme = urllib.parse.urlsplit(url).scheme
     if scheme == "memory":
         from conveyor.backends.memory import MemoryBackend
@@ -23,9 +24,13 @@ def from_url(url: str) -> Backend:
         from conveyor.backends.redis import RedisBackend
 
         return RedisBackend(url)
+    if scheme in ("postgresql", "postgres"):
+        from conveyor.backends.postgres import PostgresBackend
+
+        return PostgresBackend(url)
     raise ConfigurationError(
-        f"unsupported backend URL {url!r}: use memory://, sqlite:///path/to/jobs.db "
-        "or redis://host:6379/0"
+        f"unsupported backend URL {url!r}: use memory://, sqlite:///path/to/jobs.db, "
+        "redis://host:6379/0 or postgresql://user@host:5432/dbname"
     )
 
 

@@ -15,13 +15,14 @@ import abc
 import asyncio
 import contextlib
 import dataclasses
+import math
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from typing import ClassVar, Protocol
 
 from conveyor.errors import ConfigurationError
-from conveyor.job import JobError, JobRecord, JobState
+from conveyor.job import PRIORITY_LIMIT, JobError, JobRecord, JobState
 
 DEFAULT_MAX_RECOVERIES = 3
 WORKER_LOST = "worker_lost"
@@ -427,14 +428,35 @@ def _wake(waiters: Iterable[tuple[asyncio.AbstractEventLoop, asyncio.Event]]) ->
 
 def check_record(job: JobRecord) -> None:
     """Reject a record no backend should store; the message says what to change."""
+    for what, text in (("job id", job.id), ("queue name", job.queue), ("task name", job.task)):
+        if not _is_utf8(text):
+            raise ConfigurationError(
+                f"the {what} {text!r} holds characters that are not valid UTF-8 text (a file "
+                "name decoded with surrogates?): build it from text, or encode those bytes"
+            )
     if not job.id or len(job.id) > 200:
         raise ConfigurationError("a job id must be a non-empty string of at most 200 characters")
     if not job.queue or len(job.queue) > 100:
         raise ConfigurationError("a queue name must be 1 to 100 characters")
     if job.max_attempts < 1:
         raise ConfigurationError("max_attempts must be at least 1")
-    if job.delay < 0:
-        raise ConfigurationError("a delay cannot be negative")
+    if not math.isfinite(job.delay) or job.delay < 0:
+        raise ConfigurationError("a delay must be a finite number of seconds, at least 0")
+    if abs(job.priority) > PRIORITY_LIMIT:
+        raise ConfigurationError(
+            f"priority must be from -{PRIORITY_LIMIT} to {PRIORITY_LIMIT}, got {job.priority}"
+        )
+    for name, seconds in (("timeout", job.timeout), ("result_ttl", job.result_ttl)):
+        if seconds is not None and (not math.isfinite(seconds) or seconds < 0):
+            raise ConfigurationError(f"{name} must be a finite number of seconds or None")
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def new_record(job: JobRecord, now: float) -> JobRecord:

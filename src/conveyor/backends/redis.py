@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import secrets
 import threading
 import time
@@ -44,6 +45,8 @@ try:
     import redis.asyncio as aioredis
     import redis.exceptions
     from redis.asyncio.client import PubSub
+    from redis.asyncio.retry import Retry
+    from redis.backoff import ExponentialWithJitterBackoff
     from redis.commands.core import AsyncScript
 except ImportError as exc:  # pragma: no cover - depends on the install
     raise ConfigurationError(
@@ -54,10 +57,12 @@ SCRIPTS = {
     name: getattr(redis_lua, name)
     for name in (
         "ENQUEUE", "CLAIM", "EXTEND", "ACK", "UPDATE_RUNNING", "RECOVER", "CANCEL",
-        "RETRY", "GET", "COUNTS", "PURGE", "PURGE_EXPIRED", "PENDING",
+        "RETRY", "GET", "GET_MANY", "COUNTS", "PURGE", "PURGE_EXPIRED", "PENDING",
     )
 }  # fmt: skip
+logger = logging.getLogger("conveyor.redis")
 LIST_CHUNK = 200
+MAINTENANCE_BATCH = 1000  # jobs one maintenance script touches, so none blocks Redis long
 CONFIRM_TIMEOUT = 10.0  # seconds Redis gets to confirm a subscription
 
 
@@ -77,8 +82,8 @@ class RedisBackend(Backend):
             weakref.WeakKeyDictionary()
         )
         self._scripts: dict[str, AsyncScript] = {}
-        # one connection per loop on which idle workers wait for work, kept between waits
-        self._work: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, PubSub] = (
+        # connections on which idle workers wait for work, kept between waits (per loop)
+        self._idle: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[PubSub]] = (
             weakref.WeakKeyDictionary()
         )
 
@@ -90,7 +95,15 @@ class RedisBackend(Backend):
             client = self._clients.get(loop)
             if client is None:
                 try:
-                    client = aioredis.Redis.from_url(self.url, health_check_interval=30)
+                    client = aioredis.Redis.from_url(
+                        self.url,
+                        health_check_interval=30,
+                        socket_keepalive=True,
+                        # a pooled connection that died with a Redis restart is replaced,
+                        # not reported; every script is safe to run again (see redis_lua)
+                        retry=Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.5), 3),
+                        retry_on_error=[redis.exceptions.ConnectionError],
+                    )
                 except ValueError as exc:
                     raise ConfigurationError(f"bad Redis URL {self.url!r}: {exc}") from None
                 self._clients[loop] = client
@@ -100,19 +113,29 @@ class RedisBackend(Backend):
 
     async def _run(self, name: str, args: Sequence[Any]) -> Any:
         client = self._client()
+        wire = [_wire(a) if isinstance(a, str) else a for a in args]
         try:
-            return await self._scripts[name](keys=[], args=list(args), client=client)
+            return await self._scripts[name](keys=[], args=wire, client=client)
         except redis.exceptions.ConnectionError as exc:
             raise BackendUnavailable(f"cannot reach Redis at {self.url}: {exc}") from exc
 
     async def open(self) -> None:
+        client = self._client()
         try:
-            await self._client().ping()
+            await client.ping()
+            if self.url in _checked_servers:
+                return
+            persistence = await client.info("persistence")
+            memory = await client.info("memory")
         except redis.exceptions.ConnectionError as exc:
             raise BackendUnavailable(f"cannot reach Redis at {self.url}: {exc}") from exc
+        _checked_servers.add(self.url)
+        _warn_about_settings(self.url, persistence, memory)
 
     async def close(self) -> None:
-        await self._drop_work_pubsub()
+        for pubsub in self._idle.pop(asyncio.get_running_loop(), []):
+            with contextlib.suppress(redis.exceptions.RedisError, OSError):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
         loop = asyncio.get_running_loop()
         with self._lock:
             client = self._clients.pop(loop, None)
@@ -169,8 +192,17 @@ class RedisBackend(Backend):
 
     async def _recover_expired(self, max_recoveries: int) -> Recovered:
         error = json.dumps(worker_lost_error(max_recoveries).to_dict())
-        requeued, dead, cancelled = await self._run("RECOVER", [max_recoveries, error])
-        return Recovered(int(requeued), int(dead), int(cancelled))
+        total = Recovered(0, 0, 0)
+        more = True
+        while more:
+            requeued, dead, cancelled, more = await self._run(
+                "RECOVER", [max_recoveries, error, MAINTENANCE_BATCH]
+            )
+            total = Recovered(
+                total.requeued + int(requeued), total.dead + int(dead),
+                total.cancelled + int(cancelled),
+            )  # fmt: skip
+        return total
 
     async def _cancel(self, job_id: str) -> JobRecord | None:
         reply = await self._run("CANCEL", [job_id])
@@ -185,49 +217,62 @@ class RedisBackend(Backend):
         return None if reply is None else _record(reply)
 
     async def _list(self, query: JobFilter) -> list[JobRecord]:
-        client = self._client()
         queues = [query.queue] if query.queue is not None else await self._queues()
         for queue in queues:
-            await self._run("PURGE_EXPIRED", [queue])
-        # newest first across queues: walk each queue's `all` index from the top, merging
-        cursors = {q: 0 for q in queues}
-        heads: dict[str, list[tuple[bytes, float]]] = {}
+            await self._purge_expired_of(queue)
         matched: list[JobRecord] = []
         skip = query.offset
-        while len(matched) < query.limit:
+        if query.limit == 0:
+            return matched
+        async for record in self._newest_first(queues):
+            if not _matches(record, query):
+                continue
+            if skip:
+                skip -= 1
+                continue
+            matched.append(record)
+            if len(matched) == query.limit:
+                break
+        return matched
+
+    async def _newest_first(self, queues: Sequence[str]) -> AsyncIterator[JobRecord]:
+        """Every live job of `queues`, newest first: each queue's `all` index walked from
+        the top and merged, the records fetched a chunk at a time."""
+        client = self._client()
+        cursors = dict.fromkeys(queues, 0)
+        heads: dict[str, list[tuple[bytes, float]]] = {}
+        chunk: list[str] = []
+        while True:
             for queue in list(cursors):
                 if not heads.get(queue):
                     start = cursors[queue]
-                    chunk = cast(
+                    head = cast(
                         list[tuple[bytes, float]],
                         await client.zrevrange(
                             f"conveyor:{{{queue}}}:all", start, start + LIST_CHUNK - 1,
                             withscores=True,
                         ),
                     )  # fmt: skip
-                    cursors[queue] = start + len(chunk)
-                    if chunk:
-                        heads[queue] = chunk
-                    else:
+                    cursors[queue] = start + len(head)
+                    heads[queue] = head
+                    if not head:
                         del cursors[queue]
-                        heads.pop(queue, None)
-            live = [q for q in heads if heads[q]]
-            if not live:
-                break
-            queue = max(live, key=lambda q: heads[q][0][1])
-            job_id = heads[queue].pop(0)[0].decode()
-            record = await self._get(job_id)
-            if record is None or not _matches(record, query):
-                continue
-            if skip:
-                skip -= 1
-                continue
-            matched.append(record)
-        return matched
+            waiting = [q for q in heads if heads[q]]
+            if waiting:
+                queue = max(waiting, key=lambda q: heads[q][0][1])
+                chunk.append(heads[queue].pop(0)[0].decode("utf-8", "surrogateescape"))
+            if chunk and (len(chunk) == LIST_CHUNK or not waiting):
+                for raw in await self._run("GET_MANY", chunk):
+                    if raw is not None:
+                        yield _record(raw)
+                chunk = []
+            if not waiting:
+                return
 
     async def _counts(self) -> dict[str, dict[JobState, int]]:
         counts: dict[str, dict[JobState, int]] = {}
         for queue in await self._queues():
+            await self._purge_expired_of(queue)
             ready, due, scheduled, active, succeeded, failed, cancelled = await self._run(
                 "COUNTS", [queue]
             )
@@ -251,14 +296,23 @@ class RedisBackend(Backend):
         queues = [queue] if queue is not None else await self._queues()
         total = 0
         for name in queues:
-            total += int(await self._run("PURGE", [name, cutoff, *(s.value for s in states)]))
+            args = [name, cutoff, MAINTENANCE_BATCH, *(s.value for s in states)]
+            while (purged := int(await self._run("PURGE", args))) > 0:
+                total += purged
+                if purged < MAINTENANCE_BATCH:
+                    break
         return total
 
     async def _purge_expired(self) -> int:
+        return sum([await self._purge_expired_of(queue) for queue in await self._queues()])
+
+    async def _purge_expired_of(self, queue: str) -> int:
         total = 0
-        for queue in await self._queues():
-            total += int(await self._run("PURGE_EXPIRED", [queue]))
-        return total
+        while True:
+            purged = int(await self._run("PURGE_EXPIRED", [queue, MAINTENANCE_BATCH]))
+            total += purged
+            if purged < MAINTENANCE_BATCH:
+                return total
 
     async def _now(self) -> float:
         seconds, micros = await self._client().time()
@@ -271,48 +325,36 @@ class RedisBackend(Backend):
     # -- waiting without polling --------------------------------------------------------------
 
     async def wait_for_work(self, queues: Sequence[str], timeout: float) -> None:
-        pubsub = self._work_pubsub()
-        channels = [f"conveyor:{{{q}}}:work" for q in queues]
+        idle = self._idle.setdefault(asyncio.get_running_loop(), [])
+        # one connection per waiter, kept for the next wait; a fresh one only when none is free
+        pubsub = idle.pop() if idle else self._client().pubsub()
+        channels = [_wire(f"conveyor:{{{q}}}:work") for q in queues]
         try:
             await pubsub.subscribe(*channels)
             # subscribed first, then looked: a job enqueued in between is not missed
             await _confirmed(pubsub, len(channels))
             has_due, next_due = await self._run("PENDING", list(queues))
-            if has_due:
-                return
-            if next_due:
-                timeout = min(timeout, float(next_due))
-            deadline = time.monotonic() + timeout
-            while (remaining := deadline - time.monotonic()) > 0:
-                message = await pubsub.get_message(timeout=remaining)
-                if message is not None and message["type"] == "message":
-                    return
-        except (redis.exceptions.ConnectionError, TimeoutError) as exc:
-            await self._drop_work_pubsub()
-            raise BackendUnavailable(f"cannot reach Redis at {self.url}: {exc}") from exc
-        # the connection stays for the next wait; what it still receives is read and
-        # dropped then, so nothing piles up while the worker is busy
-        with contextlib.suppress(redis.exceptions.ConnectionError):
+            if not has_due:
+                if next_due:
+                    timeout = min(timeout, float(next_due))
+                deadline = time.monotonic() + timeout
+                while (remaining := deadline - time.monotonic()) > 0:
+                    message = await pubsub.get_message(timeout=remaining)
+                    if message is not None and message["type"] == "message":
+                        break
+            # what it receives after this is read and dropped at its next wait
             await pubsub.unsubscribe()
-
-    def _work_pubsub(self) -> PubSub:
-        loop = asyncio.get_running_loop()
-        pubsub = self._work.get(loop)
-        if pubsub is None:
-            pubsub = self._work[loop] = self._client().pubsub()
-        return pubsub
-
-    async def _drop_work_pubsub(self) -> None:
-        pubsub = self._work.pop(asyncio.get_running_loop(), None)
-        if pubsub is not None:
+        except (redis.exceptions.ConnectionError, TimeoutError) as exc:
             with contextlib.suppress(redis.exceptions.RedisError, OSError):
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
+            raise BackendUnavailable(f"cannot reach Redis at {self.url}: {exc}") from exc
+        idle.append(pubsub)
 
     @contextlib.asynccontextmanager
     async def watch_job(self, job_id: str, poll: float | None = None) -> AsyncIterator[JobWatch]:
         pubsub = self._client().pubsub(ignore_subscribe_messages=True)
         try:
-            await pubsub.subscribe(f"conveyor:job:{job_id}")
+            await pubsub.subscribe(_wire(f"conveyor:job:{job_id}"))
             yield _ChannelWatch(pubsub)
         except redis.exceptions.ConnectionError as exc:
             raise BackendUnavailable(f"cannot reach Redis at {self.url}: {exc}") from exc
@@ -363,6 +405,33 @@ def _ack_fields(ack: Ack) -> list[Any]:
         ack.lease.job_id, ack.lease.token, ack.state.value, _text(ack.result),
         _error(ack.error), repr(ack.retry_in), [_fields(job) for job in ack.follow_ups],
     ]  # fmt: skip
+
+
+def _wire(text: str) -> bytes:
+    """A string as Redis gets it: surrogates from undecodable bytes (file names, say) go
+    back to those bytes; any other lone surrogate is written as an escape."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace")
+
+
+_checked_servers: set[str] = set()
+
+
+def _warn_about_settings(url: str, persistence: dict[str, Any], memory: dict[str, Any]) -> None:
+    """Say once per server when its settings break the promise that jobs are not lost."""
+    if not int(persistence.get("aof_enabled", 0)):
+        logger.warning(
+            "Redis at %s keeps no append-only file: jobs enqueued since its last snapshot are "
+            "lost if it restarts. Set appendonly yes (appendfsync everysec or always)", url
+        )  # fmt: skip
+    policy = str(memory.get("maxmemory_policy", "noeviction"))
+    if policy.startswith("allkeys"):
+        logger.warning(
+            "Redis at %s evicts keys when full (maxmemory-policy %s): it may drop jobs. "
+            "Set maxmemory-policy noeviction", url, policy,
+        )  # fmt: skip
 
 
 # Payloads, results and checkpoints are bytes; they cross JSON as text whose undecodable

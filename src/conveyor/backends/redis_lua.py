@@ -1,7 +1,8 @@
 """The Lua scripts of the Redis backend: every state change is one script, one round trip.
 
 Key layout (all under the `conveyor:` prefix; `{Q}` is the queue's hash tag, so each
-queue's keys live in one Redis Cluster slot):
+queue's keys hash to one Redis Cluster slot). Redis Cluster is not supported yet: the scripts
+also touch the global keys at the end of this list, and declare no keys for routing.
 
     conveyor:{Q}:job:<id>    HASH   the job record
     conveyor:{Q}:ready       ZSET   due jobs; score (-priority) * 2^42 + sequence
@@ -17,9 +18,14 @@ queue's keys live in one Redis Cluster slot):
     conveyor:ids             HASH   job id -> queue (lookups by id; one id, one live job)
     conveyor:queues          SET    every queue ever used
     conveyor:seq             STRING the sequence that orders jobs across queues
+    conveyor:claim:<token>   STRING the jobs one claim leased, for its lease (a retry's answer)
 
 Times come from the server (`TIME`), never from a client. Numbers are written with
-string.format: Redis turns bare Lua numbers into strings with only 14 digits.
+string.format, never `tostring` or `..`, which keep only 14 digits.
+
+Redis does not roll a script back when it fails halfway, so a script reads and checks
+everything before its first write: a job hash missing from under its index (evicted, say)
+is skipped and unindexed, never half-moved.
 
 What a script is paid for is the number of commands it calls, more than the work each does,
 so per-job fields travel as one JSON array, records come back as one JSON object, and index
@@ -109,6 +115,7 @@ local function ready_add(q, id, priority, rseq, fields)
 end
 
 local function drop(q, id)
+  flush()  -- writes gathered earlier in this script come first
   for _, name in ipairs({'ready', 'scheduled', 'active', 'succeeded', 'failed',
                          'cancelled', 'expiry', 'all'}) do
     redis.call('ZREM', qkey(q, name), id)
@@ -176,13 +183,31 @@ local function create(job, now)
     fields[#fields + 1] = 'scheduled'
     hset(jkey(q, id), fields)
     zadd(qkey(q, 'scheduled'), fmt(due), id)
+    publish(qkey(q, 'work'), 'scheduled')  -- an idle worker sets its alarm by it
   else
+    fields[#fields + 1] = 'rseq'
+    fields[#fields + 1] = seq
     ready_add(q, id, job[4], seq, fields)
   end
   zadd(qkey(q, 'all'), seq, id)
   redis.call('HSET', 'conveyor:ids', id, q)
   used_queues[q] = true
   return nil
+end
+
+-- scheduled jobs whose time has come join the ready set, in the order they became due
+local function promote(q, now)
+  local due = redis.call('ZRANGEBYSCORE', qkey(q, 'scheduled'), '-inf', fmt(now),
+                         'LIMIT', 0, 1000)
+  if #due == 0 then return end
+  local priorities = {}
+  for i, id in ipairs(due) do priorities[i] = redis.call('HGET', jkey(q, id), 'priority') end
+  reserve_seqs(#due)
+  for i, id in ipairs(due) do
+    zrem(qkey(q, 'scheduled'), id)
+    if priorities[i] then ready_add(q, id, priorities[i], nil, {}) end
+  end
+  flush()
 end
 
 -- the job under this lease, if the lease still holds: its queue, key and the fields
@@ -197,7 +222,8 @@ local function held(id, token)
   return q, k, f
 end
 
--- hand an active job back to its queue, keeping its place
+-- hand an active job back to its queue: with its old `rseq` it keeps its place, with nil
+-- it goes behind the jobs waiting
 local function requeue(q, id, priority, rseq, fields)
   zrem(qkey(q, 'active'), id)
   for _, v in ipairs({'lease_token', '', 'lease_expires_at', '', 'worker', ''}) do
@@ -215,9 +241,19 @@ ENQUEUE = (
     + r"""
 local now = now_s()
 local out = {fmt(now)}
-reserve_seqs(#ARGV)
-for i = 1, #ARGV do
-  out[#out + 1] = create(cjson.decode(ARGV[i]), now) or 1
+local jobs = {}
+for i = 1, #ARGV do jobs[i] = cjson.decode(ARGV[i]) end
+-- jobs that came due go first, so a queue stays in order of due time
+local promoted = {}
+for _, job in ipairs(jobs) do
+  if not promoted[job[1]] then
+    promote(job[1], now)
+    promoted[job[1]] = true
+  end
+end
+reserve_seqs(#jobs)
+for _, job in ipairs(jobs) do
+  out[#out + 1] = create(job, now) or 1
 end
 flush()
 return out
@@ -225,47 +261,49 @@ return out
 )
 
 # ARGV: token, lease seconds, worker, limit, queues... Returns claimed records in order.
+# The token is new for each claim; a receipt under it, kept for the lease, makes a claim
+# sent twice (a retry after a lost reply) lease its jobs once.
 CLAIM = (
     PRELUDE
     + r"""
 local now = now_s()
 local token, worker, limit = ARGV[1], ARGV[3], tonumber(ARGV[4])
 local expires = fmt(now + tonumber(ARGV[2]))
+local receipt = 'conveyor:claim:' .. token
 
--- scheduled jobs whose time has come join the ready set first
-local function promote(q)
-  local due = redis.call('ZRANGEBYSCORE', qkey(q, 'scheduled'), '-inf', fmt(now),
-                         'LIMIT', 0, 1000)
-  if #due > 0 then reserve_seqs(#due) end
-  for _, id in ipairs(due) do
-    zrem(qkey(q, 'scheduled'), id)
-    ready_add(q, id, redis.call('HGET', jkey(q, id), 'priority'), nil, {})
+-- this claim ran already and its reply was lost on the way: the same jobs again, no more
+local taken = redis.call('GET', receipt)
+if taken then
+  local out = {}
+  for _, job in ipairs(cjson.decode(taken)) do
+    local t = as_table(redis.call('HGETALL', jkey(job[1], job[2])))
+    if t.state == 'active' and t.lease_token == token then out[#out + 1] = encode(t, now) end
   end
-  flush()
+  return out
 end
 
 local candidates = {}
 for i = 5, #ARGV do
   local q = ARGV[i]
-  promote(q)
-  local popped = redis.call('ZPOPMIN', qkey(q, 'ready'), limit)
-  for j = 1, #popped, 2 do
-    candidates[#candidates + 1] = {tonumber(popped[j + 1]), popped[j], q, popped[j + 1]}
+  promote(q, now)
+  local ready = redis.call('ZRANGE', qkey(q, 'ready'), 0, limit - 1, 'WITHSCORES')
+  for j = 1, #ready, 2 do
+    candidates[#candidates + 1] = {tonumber(ready[j + 1]), ready[j], q}
   end
 end
 if #ARGV > 5 then
   table.sort(candidates, function(a, b) return a[1] < b[1] end)
 end
 local out = {}
+taken = {}
 local started = fmt(now)
-for i, c in ipairs(candidates) do
-  local id, q = c[2], c[3]
-  if i > limit then
-    zadd(qkey(q, 'ready'), c[4], id)  -- popped from a queue, but others came first
-  else
-    local k = jkey(q, id)
-    local t = as_table(redis.call('HGETALL', k))
-    t.attempts = tostring(tonumber(t.attempts) + 1)
+for i = 1, math.min(limit, #candidates) do
+  local id, q = candidates[i][2], candidates[i][3]
+  local k = jkey(q, id)
+  local t = as_table(redis.call('HGETALL', k))
+  zrem(qkey(q, 'ready'), id)
+  if t.state == 'queued' then
+    t.attempts = string.format('%d', tonumber(t.attempts) + 1)
     redis.call('HSET', k, 'state', 'active', 'attempts', t.attempts, 'lease_token', token,
                'lease_expires_at', expires, 'started_at', started, 'worker', worker)
     t.state, t.lease_token, t.lease_expires_at, t.started_at, t.worker =
@@ -273,9 +311,13 @@ for i, c in ipairs(candidates) do
     zadd(qkey(q, 'active'), expires, id)
     publish('conveyor:job:' .. id, 'active')
     out[#out + 1] = encode(t, now)
+    taken[#taken + 1] = {q, id}
   end
 end
 flush()
+if #taken > 0 then
+  redis.call('SET', receipt, cjson.encode(taken), 'PX', math.ceil(tonumber(ARGV[2]) * 1000))
+end
 return out
 """
 )
@@ -334,9 +376,8 @@ for i = 1, #ARGV do
         hset(k, fields)
         zadd(qkey(q, 'scheduled'), fmt(now + retry_in), id)
         publish('conveyor:job:' .. id, 'scheduled')
-      elseif state == 'queued' then
-        requeue(q, id, f[6], f[7], fields)
-      else  -- a retry due now goes behind the jobs already waiting
+        publish(qkey(q, 'work'), 'scheduled')
+      else  -- handed back unrun, or a retry due now: behind the jobs already waiting
         fields[#fields + 1] = 'due_at'
         fields[#fields + 1] = fmt(now)
         requeue(q, id, f[6], nil, fields)
@@ -375,19 +416,24 @@ return out
 """
 )
 
-# ARGV: max recoveries, worker_lost error JSON. Returns requeued, dead, cancelled.
+# ARGV: max recoveries, worker_lost error JSON, batch. Returns requeued, dead, cancelled,
+# and 1 when a queue had more expired leases than the batch (call again).
 RECOVER = (
     PRELUDE
     + r"""
 local now = now_s()
-local requeued, dead, cancelled = 0, 0, 0
+local batch = tonumber(ARGV[3])
+local requeued, dead, cancelled, more = 0, 0, 0, 0
 for _, q in ipairs(redis.call('SMEMBERS', 'conveyor:queues')) do
-  local expired = redis.call('ZRANGEBYSCORE', qkey(q, 'active'), '-inf', fmt(now))
+  local expired = redis.call('ZRANGEBYSCORE', qkey(q, 'active'), '-inf', fmt(now),
+                             'LIMIT', 0, batch)
+  if #expired == batch then more = 1 end
   for _, id in ipairs(expired) do
-    local k = jkey(q, id)
-    local f = redis.call('HMGET', k, 'cancel_requested', 'recoveries', 'result_ttl',
+    local f = redis.call('HMGET', jkey(q, id), 'cancel_requested', 'recoveries', 'result_ttl',
                          'priority', 'rseq')
-    if f[1] == '1' then
+    if not f[2] then
+      zrem(qkey(q, 'active'), id)  -- its record is gone: nothing to recover
+    elseif f[1] == '1' then
       finish(q, id, 'active', 'cancelled', now, f[3], {})
       cancelled = cancelled + 1
     elseif tonumber(f[2]) >= tonumber(ARGV[1]) then
@@ -400,7 +446,7 @@ for _, q in ipairs(redis.call('SMEMBERS', 'conveyor:queues')) do
   end
 end
 flush()
-return {requeued, dead, cancelled}
+return {requeued, dead, cancelled, more}
 """
 )
 
@@ -459,16 +505,13 @@ return record(jkey(q, ARGV[1]), now)
 """
 )
 
-# ARGV: queue. Drops expired jobs, then returns counts: ready, due scheduled, not-due
-# scheduled, active, succeeded, failed, cancelled.
+# ARGV: queue. Returns counts: ready, due scheduled, not-due scheduled, active, succeeded,
+# failed, cancelled (expired jobs are purged first, by the caller).
 COUNTS = (
     PRELUDE
     + r"""
 local now = now_s()
 local q = ARGV[1]
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', qkey(q, 'expiry'), '-inf', fmt(now))) do
-  drop(q, id)
-end
 local scheduled = redis.call('ZCARD', qkey(q, 'scheduled'))
 local due = redis.call('ZCOUNT', qkey(q, 'scheduled'), '-inf', fmt(now))
 return {redis.call('ZCARD', qkey(q, 'ready')), due, scheduled - due,
@@ -477,35 +520,53 @@ return {redis.call('ZCARD', qkey(q, 'ready')), due, scheduled - due,
 """
 )
 
-# ARGV: queue, cutoff ('' = all), states... Deletes finished jobs; returns how many.
+# ARGV: queue, cutoff ('' = all), batch, states... Deletes up to `batch` finished jobs;
+# returns how many (a full batch: call again).
 PURGE = (
     PRELUDE
     + r"""
-local q, cutoff = ARGV[1], ARGV[2]
+local q, cutoff, batch = ARGV[1], ARGV[2], tonumber(ARGV[3])
 if cutoff == '' then cutoff = '+inf' end
 local n = 0
-for i = 3, #ARGV do
-  for _, id in ipairs(redis.call('ZRANGEBYSCORE', qkey(q, ARGV[i]), '-inf', cutoff)) do
+for i = 4, #ARGV do
+  local ids = redis.call('ZRANGEBYSCORE', qkey(q, ARGV[i]), '-inf', cutoff, 'LIMIT', 0, batch - n)
+  for _, id in ipairs(ids) do
     drop(q, id)
     n = n + 1
   end
+  if n >= batch then break end
 end
 return n
 """
 )
 
-# ARGV: queue. Deletes jobs whose result TTL passed; returns how many.
+# ARGV: queue, batch. Deletes up to `batch` jobs whose result TTL passed; returns how many.
 PURGE_EXPIRED = (
     PRELUDE
     + r"""
 local now = now_s()
 local q = ARGV[1]
 local n = 0
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', qkey(q, 'expiry'), '-inf', fmt(now))) do
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', qkey(q, 'expiry'), '-inf', fmt(now),
+                               'LIMIT', 0, tonumber(ARGV[2]))) do
   drop(q, id)
   n = n + 1
 end
 return n
+"""
+)
+
+# ARGV: ids... Returns each live job's record, or nil, in order.
+GET_MANY = (
+    PRELUDE
+    + r"""
+local now = now_s()
+local out = {}
+for i = 1, #ARGV do
+  local q = live(ARGV[i], now)
+  out[i] = q and record(jkey(q, ARGV[i]), now) or false
+end
+return out
 """
 )
 

@@ -1,0 +1,507 @@
+"""`postgresql://` (or `postgres://`): jobs in a PostgreSQL table, on psycopg 3's asyncio API.
+
+    postgresql://user:password@host:5432/dbname?schema=jobs&pool_size=10
+
+`schema` (default `public`) holds conveyor's tables; it is created and migrated on open,
+or ahead of a deploy with `conveyor db migrate --url ...`. `pool_size` caps the pooled
+connections of each event loop (default 10); each loop also opens one LISTEN connection
+once it waits for work, and one more once it waits for a job's result or events. Every
+other query option goes to libpq unchanged (`sslmode`, `connect_timeout`, ...).
+
+Claims take a batch with `FOR UPDATE SKIP LOCKED`, so workers never wait for each other.
+Every change is announced with NOTIFY in the transaction that makes it: idle workers wake
+within milliseconds of an enqueue and `result()` and `events()` hear about their job, while
+a slow look at the table covers notifications lost to a reconnect. Due times and leases
+come from the server's clock. `connection=` enqueues inside the caller's own transaction.
+
+psycopg pools belong to the event loop that made them; this backend keeps one per loop, so
+the sync portal and an app's own loop can share one backend object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import secrets
+import threading
+import time
+import urllib.parse
+import weakref
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any, ClassVar
+
+from conveyor.backends.base import (
+    LOST,
+    Ack,
+    Backend,
+    Capabilities,
+    Enqueued,
+    JobFilter,
+    JobWatch,
+    Lease,
+    LeaseStatus,
+    Recovered,
+    RunningUpdate,
+    worker_lost_error,
+)
+from conveyor.errors import BackendUnavailable, ConfigurationError
+from conveyor.job import JobRecord, JobState
+
+try:
+    import psycopg
+    import psycopg_pool
+except ImportError as exc:  # pragma: no cover - depends on the install
+    raise ConfigurationError(
+        "the PostgreSQL backend needs psycopg 3: pip install 'conveyor[postgres]'"
+    ) from exc
+
+from conveyor.backends.postgres_caller import AsyncRunner, Row, caller_runner
+from conveyor.backends.postgres_listen import Listener, Subscription
+from conveyor.backends.postgres_rows import as_float, error_json, insert, record
+from conveyor.backends.postgres_schema import migrate, quoted
+from conveyor.backends.postgres_sql import COLUMNS, LIVE, Statements
+
+OPTIONS = {"schema", "pool_size"}
+CONNECT_TIMEOUT = 5  # seconds, unless the URL sets connect_timeout
+# how often a waiter looks at the table when no notification came: they can be lost
+FALLBACK_POLL = 5.0
+BATCH = 1000  # rows per statement when recovering leases or purging
+
+
+class PostgresBackend(Backend):
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        shared_across_processes=True,
+        durable=True,
+        pushes_new_work=True,
+        transactional_enqueue=True,
+    )
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.url = url
+        self.conninfo, self.schema, self.pool_size, self.connect_timeout = parse_url(url)
+        self.sql = Statements(self.schema)
+        self._lock = threading.Lock()
+        self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._migrated = False
+
+    # -- connections ----------------------------------------------------------------------
+
+    async def _ready(self) -> _LoopState:
+        """This loop's pool, opened, on a migrated schema."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            state = self._loops.get(loop)
+            if state is None:
+                state = self._loops[loop] = _LoopState(self)
+        await state.open()
+        return state
+
+    @contextlib.asynccontextmanager
+    async def _connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        state = await self._ready()
+        try:
+            async with state.pool.connection() as conn:
+                yield conn
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            state.suspect()
+            raise BackendUnavailable(f"PostgreSQL at {self._where()} failed: {exc}") from exc
+
+    async def _rows(
+        self, query: bytes, params: Mapping[str, Any] | None = None, *, retry: bool = False
+    ) -> list[Row]:
+        """Run one statement on a pooled connection (its own transaction).
+
+        `retry`: run it once more on another connection if the first one was dead, as
+        pooled connections are after a server restart; only for idempotent statements.
+        """
+        try:
+            async with self._connection() as conn:
+                return await AsyncRunner(conn).rows(query, params or {})
+        except BackendUnavailable:
+            if not retry:
+                raise
+        await (await self._ready()).check()
+        async with self._connection() as conn:
+            return await AsyncRunner(conn).rows(query, params or {})
+
+    async def _count(self, query: bytes, params: Mapping[str, Any]) -> int:
+        async with self._connection() as conn:
+            cursor = await conn.execute(query, params)
+            return max(0, cursor.rowcount)
+
+    def _where(self) -> str:
+        parsed = urllib.parse.urlsplit(self.url)
+        return f"{parsed.hostname or 'localhost'}:{parsed.port or 5432}{parsed.path}"
+
+    async def open(self) -> None:
+        await self._ready()
+
+    async def migrate(self) -> tuple[int, int]:
+        """Create or upgrade the schema now, on a connection of its own: (before, after)."""
+        try:
+            conn = await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)
+        except psycopg.OperationalError as exc:
+            raise BackendUnavailable(f"cannot reach PostgreSQL at {self._where()}: {exc}") from exc
+        async with conn:
+            versions = await migrate(conn, self.schema)
+        self._migrated = True
+        return versions
+
+    async def close(self) -> None:
+        current = asyncio.get_running_loop()
+        with self._lock:
+            states = list(self._loops.items())
+            self._loops.clear()
+        for loop, state in states:
+            if loop is current:
+                await state.close()
+            elif loop.is_running():  # a pool belongs to its loop: close it there
+                future = asyncio.run_coroutine_threadsafe(state.close(), loop)
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(asyncio.wrap_future(future), timeout=10)
+
+    # -- primitives -------------------------------------------------------------------------
+
+    async def _enqueue(self, jobs: Sequence[JobRecord]) -> list[Enqueued]:
+        try:
+            async with self._connection() as conn:
+                return await insert(AsyncRunner(conn), self.sql, jobs)
+        except BackendUnavailable:
+            pass
+        # a dead pooled connection: try again once; the job ids keep it from doubling
+        await (await self._ready()).check()
+        async with self._connection() as conn:
+            return await insert(AsyncRunner(conn), self.sql, jobs)
+
+    async def _enqueue_in(self, connection: object, jobs: Sequence[JobRecord]) -> list[Enqueued]:
+        runner = await caller_runner(connection)
+        try:
+            return await insert(runner, self.sql, jobs)
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            raise BackendUnavailable(f"PostgreSQL failed on your connection: {exc}") from exc
+
+    async def _claim(
+        self, queues: Sequence[str], limit: int, worker: str, lease_seconds: float
+    ) -> list[JobRecord]:
+        params = {
+            "queues": list(dict.fromkeys(queues)), "limit": limit, "worker": worker,
+            "token": secrets.token_hex(8), "lease": lease_seconds,
+            "events": self.sql.events_channel,
+        }  # fmt: skip
+        rows = await self._rows(self.sql.claim, params)
+        rows.sort(key=lambda row: (-row[4], row[13], row[26]))  # priority, due_at, seq
+        return [record(row) for row in rows]
+
+    async def _extend(
+        self, leases: Sequence[Lease], lease_seconds: float
+    ) -> dict[str, LeaseStatus]:
+        params = {
+            "id": [lease.job_id for lease in leases],
+            "token": [lease.token for lease in leases],
+            "lease": lease_seconds,
+        }
+        held = {
+            job_id: bool(cancel) for job_id, cancel in await self._rows(self.sql.extend, params)
+        }
+        return {
+            lease.job_id: LeaseStatus(True, held[lease.job_id]) if lease.job_id in held else LOST
+            for lease in leases
+        }
+
+    async def _ack(self, acks: Sequence[Ack]) -> list[bool]:
+        positions: list[int] = []  # the first ack of each lease: a second one is refused
+        seen: set[Lease] = set()
+        for index, ack in enumerate(acks):
+            if ack.lease not in seen:
+                seen.add(ack.lease)
+                positions.append(index)
+        chosen = [acks[i] for i in positions]
+        params = {
+            "id": [ack.lease.job_id for ack in chosen],
+            "token": [ack.lease.token for ack in chosen],
+            "state": [ack.state.value for ack in chosen],
+            "result": [ack.result for ack in chosen],
+            "error": [error_json(ack.error) for ack in chosen],
+            "retry_in": [float(ack.retry_in) for ack in chosen],
+            "unrun": [1 if ack.state is JobState.QUEUED else 0 for ack in chosen],
+            "work": self.sql.work_channel,
+            "events": self.sql.events_channel,
+        }
+        if not any(ack.follow_ups for ack in chosen):
+            rows = await self._rows(self.sql.ack, params)
+            accepted = {positions[row[0] - 1] for row in rows}
+        else:  # the follow-ups of accepted acks are stored in the same transaction
+            async with self._connection() as conn, conn.transaction():
+                runner = AsyncRunner(conn)
+                rows = await runner.rows(self.sql.ack, params)
+                accepted = {positions[row[0] - 1] for row in rows}
+                follow_ups = [job for i in sorted(accepted) for job in acks[i].follow_ups]
+                if follow_ups:
+                    await insert(runner, self.sql, follow_ups)
+        return [i in accepted for i in range(len(acks))]
+
+    async def _update_running(self, updates: Sequence[RunningUpdate]) -> list[bool]:
+        merged: dict[Lease, RunningUpdate] = {}
+        for update in updates:  # several updates of one job in a batch: later ones win
+            seen = merged.get(update.lease)
+            if seen is None:
+                merged[update.lease] = RunningUpdate(
+                    update.lease, update.progress, update.message, update.checkpoint
+                )
+                continue
+            if update.progress is not None:
+                seen.progress, seen.message = update.progress, update.message
+            if update.checkpoint is not None:
+                seen.checkpoint = update.checkpoint
+        batch = list(merged.values())
+        params = {
+            "id": [u.lease.job_id for u in batch],
+            "token": [u.lease.token for u in batch],
+            "progress": [as_float(u.progress) for u in batch],
+            "message": [u.message if u.progress is not None else None for u in batch],
+            "checkpoint": [u.checkpoint for u in batch],
+            "events": self.sql.events_channel,
+        }
+        rows = await self._rows(self.sql.update_running, params)
+        held = {batch[row[0] - 1].lease for row in rows}
+        return [u.lease in held for u in updates]
+
+    async def _recover_expired(self, max_recoveries: int) -> Recovered:
+        params = {
+            "max": max_recoveries,
+            "error": json.dumps(worker_lost_error(max_recoveries).to_dict()),
+            "batch": BATCH,
+            "work": self.sql.work_channel,
+            "events": self.sql.events_channel,
+        }
+        requeued = dead = cancelled = 0
+        while True:
+            rows = await self._rows(self.sql.recover, params)
+            for state, *_ in rows:
+                if state == JobState.QUEUED.value:
+                    requeued += 1
+                elif state == JobState.FAILED.value:
+                    dead += 1
+                else:
+                    cancelled += 1
+            if len(rows) < BATCH:
+                return Recovered(requeued, dead, cancelled)
+
+    async def _cancel(self, job_id: str) -> JobRecord | None:
+        params = {"id": job_id, "events": self.sql.events_channel}
+        rows = await self._rows(self.sql.cancel, params)
+        if rows:
+            return record(rows[0])
+        return await self._get(job_id)
+
+    async def _retry(self, job_id: str) -> JobRecord | None:
+        params = {"id": job_id, "work": self.sql.work_channel, "events": self.sql.events_channel}
+        rows = await self._rows(self.sql.retry, params)
+        if rows:
+            return record(rows[0])
+        return await self._get(job_id)
+
+    async def _get(self, job_id: str) -> JobRecord | None:
+        rows = await self._rows(self.sql.select_one, {"id": job_id}, retry=True)
+        return record(rows[0]) if rows else None
+
+    async def _list(self, query: JobFilter) -> list[JobRecord]:
+        clauses = [LIVE]
+        params: dict[str, Any] = {"limit": query.limit, "offset": query.offset}
+        if query.queue is not None:
+            clauses.append("j.queue = %(queue)s")
+            params["queue"] = query.queue
+        if query.task is not None:
+            clauses.append("j.task = %(task)s")
+            params["task"] = query.task
+        if query.state is JobState.QUEUED:
+            clauses.append(
+                "(j.state = 'queued' OR (j.state = 'scheduled' "
+                "AND j.due_at <= statement_timestamp()))"
+            )
+        elif query.state is JobState.SCHEDULED:
+            clauses.append("j.state = 'scheduled' AND j.due_at > statement_timestamp()")
+        elif query.state is not None:
+            clauses.append("j.state = %(state)s")
+            params["state"] = query.state.value
+        sql = (
+            f"SELECT {COLUMNS} FROM {self.sql.jobs} AS j WHERE {' AND '.join(clauses)} "
+            "ORDER BY j.seq DESC LIMIT %(limit)s OFFSET %(offset)s"
+        )
+        return [record(row) for row in await self._rows(sql.encode(), params, retry=True)]
+
+    async def _counts(self) -> dict[str, dict[JobState, int]]:
+        counts: dict[str, dict[JobState, int]] = {}
+        for queue, state, n in await self._rows(self.sql.counts, retry=True):
+            counts.setdefault(queue, {})[JobState(state)] = n
+        return counts
+
+    async def _purge(
+        self, states: frozenset[JobState], older_than: float | None, queue: str | None
+    ) -> int:
+        params = {
+            "states": [s.value for s in states],
+            "cutoff": older_than,
+            "queue": queue,
+            "batch": BATCH,
+        }
+        return await self._delete_in_batches(self.sql.purge, params)
+
+    async def _purge_expired(self) -> int:
+        return await self._delete_in_batches(self.sql.purge_expired, {"batch": BATCH})
+
+    async def _delete_in_batches(self, query: bytes, params: Mapping[str, Any]) -> int:
+        total = 0
+        while True:
+            deleted = await self._count(query, params)
+            total += deleted
+            if deleted < BATCH:
+                return total
+
+    async def _now(self) -> float:
+        ((now,),) = await self._rows(self.sql.now, retry=True)
+        return float(now)
+
+    # -- waiting without polling --------------------------------------------------------------
+
+    async def wait_for_work(self, queues: Sequence[str], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        state = await self._ready()
+        async with state.work.subscribe(queues, ready_within=min(timeout, 1.0)) as heard:
+            try:
+                ((due, next_in),) = await self._rows(
+                    self.sql.pending, {"queues": list(queues)}, retry=True
+                )
+            except BackendUnavailable:
+                due, next_in = False, None  # the caller's next claim says why
+            if due:
+                return
+            remaining = deadline - time.monotonic()
+            if next_in is not None:
+                remaining = min(remaining, max(0.0, next_in))
+            await heard.wait(remaining)
+
+    @contextlib.asynccontextmanager
+    async def watch_job(self, job_id: str, poll: float | None = None) -> AsyncIterator[JobWatch]:
+        state = await self._ready()
+        async with state.events.subscribe([job_id], ready_within=1.0) as heard:
+            yield _Watch(heard, state.events, poll or self._result_poll_ceiling)
+
+
+class _Watch:
+    """Hears the job's notifications; looks again now and then, in case one was lost."""
+
+    def __init__(self, heard: Subscription, listener: Listener, poll: float) -> None:
+        self._heard = heard
+        self._listener = listener
+        self._poll = poll
+
+    async def changed(self, timeout: float | None = None) -> None:
+        # while notifications flow, looking is only a safety net: at the caller's pace if
+        # that is slower; while deaf, at the caller's pace
+        listening = self._listener.listening
+        wait = max(self._poll, FALLBACK_POLL) if listening else self._poll
+        await self._heard.wait(wait if timeout is None else min(wait, timeout))
+
+
+class _LoopState:
+    """One event loop's pool and listeners."""
+
+    def __init__(self, backend: PostgresBackend) -> None:
+        self.backend = backend
+        self.pool = _new_pool(backend)
+        self.work = Listener(backend.conninfo, backend.sql.work_channel)
+        self.events = Listener(backend.conninfo, backend.sql.events_channel)
+        self._opened = False
+        self._opening = asyncio.Lock()
+        self._checking: asyncio.Task[None] | None = None
+
+    async def open(self) -> None:
+        if self._opened:
+            return
+        async with self._opening:
+            if self._opened:
+                return
+            backend = self.backend
+            try:
+                await self.pool.open(wait=True, timeout=backend.connect_timeout)
+                if not backend._migrated:
+                    async with self.pool.connection() as conn:
+                        await migrate(conn, backend.schema)
+                    backend._migrated = True
+            except BaseException as exc:  # start afresh next time
+                await self.pool.close()
+                self.pool = _new_pool(backend)
+                if isinstance(exc, psycopg.OperationalError):
+                    where = backend._where()
+                    raise BackendUnavailable(f"cannot reach PostgreSQL at {where}: {exc}") from exc
+                raise
+            self._opened = True
+
+    def suspect(self) -> None:
+        """A connection failed: test the idle ones in the background, dropping dead ones."""
+        if self._checking is None or self._checking.done():
+            self._checking = asyncio.create_task(self.check())
+
+    async def check(self) -> None:
+        with contextlib.suppress(psycopg.Error):
+            await self.pool.check()
+
+    async def close(self) -> None:
+        await self.work.close()
+        await self.events.close()
+        if self._checking is not None:
+            self._checking.cancel()
+        await self.pool.close()
+        self._opened = False
+
+
+def _new_pool(backend: PostgresBackend) -> psycopg_pool.AsyncConnectionPool:
+    return psycopg_pool.AsyncConnectionPool(
+        backend.conninfo,
+        min_size=1,
+        max_size=backend.pool_size,
+        open=False,
+        kwargs={"autocommit": True},  # one statement, one transaction; more when asked
+        timeout=30.0,
+        name=f"conveyor:{backend.schema}",
+    )
+
+
+def parse_url(url: str) -> tuple[str, str, int, float]:
+    """(libpq URL, schema, pool size, connect timeout) from a conveyor URL."""
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme not in ("postgresql", "postgres"):
+        raise ConfigurationError(
+            f"bad PostgreSQL URL {url!r}: use postgresql://user@host:5432/dbname"
+        )
+    options = urllib.parse.parse_qsl(parsed.query, keep_blank_values=True)
+    ours = {k: v for k, v in options if k in OPTIONS}
+    libpq = [(k, v) for k, v in options if k not in OPTIONS]
+    schema = ours.get("schema", "public")
+    quoted(schema)  # checks the name
+    try:
+        pool_size = int(ours.get("pool_size", "10"))
+    except ValueError:
+        pool_size = 0
+    if not 1 <= pool_size <= 1000:
+        raise ConfigurationError(f"pool_size must be an int from 1 to 1000 in {url!r}")
+    given = dict(libpq)
+    if "connect_timeout" not in given:
+        libpq.append(("connect_timeout", str(CONNECT_TIMEOUT)))
+    if "application_name" not in given:
+        libpq.append(("application_name", "conveyor"))
+    try:
+        timeout = float(dict(libpq)["connect_timeout"])
+    except ValueError:
+        raise ConfigurationError(
+            f"connect_timeout must be a number of seconds in {url!r}"
+        ) from None
+    conninfo = urllib.parse.urlunsplit(
+        ("postgresql", parsed.netloc, parsed.path, urllib.parse.urlencode(libpq), "")
+    )
+    return conninfo, schema, pool_size, max(timeout, 1.0)

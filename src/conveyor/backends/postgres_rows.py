@@ -1,0 +1,96 @@
+"""Rows of the jobs table as JobRecords, and storing new jobs on any connection."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from conveyor.backends.base import Enqueued
+from conveyor.backends.postgres_caller import Row, Runner
+from conveyor.backends.postgres_sql import Statements
+from conveyor.errors import EnqueueError
+from conveyor.job import JobError, JobRecord, JobState
+
+
+async def insert(run: Runner, sql: Statements, jobs: Sequence[JobRecord]) -> list[Enqueued]:
+    """Store the jobs whose id is not live; each job's record, new or existing.
+
+    The common case is one statement. An id that is taken is looked at once more: an
+    expired record is deleted and the job stored in its place, a live one is returned.
+    """
+    first: dict[str, JobRecord] = {}
+    for job in jobs:
+        first.setdefault(job.id, job)
+    stored: dict[str, JobRecord] = {}
+    created: set[str] = set()
+    pending = list(first.values())
+    for _ in range(3):  # more only if other producers keep replacing the same ids
+        for row in await run.rows(sql.enqueue, _enqueue_params(pending, sql)):
+            found = record(row)
+            stored[found.id] = found
+            created.add(found.id)
+        taken = [job.id for job in pending if job.id not in stored]
+        if taken:
+            dropped = {row[0] for row in await run.rows(sql.drop_expired_ids, {"ids": taken})}
+            live = [job_id for job_id in taken if job_id not in dropped]
+            for row in await run.rows(sql.select_ids, {"ids": live}) if live else ():
+                found = record(row)
+                stored[found.id] = found
+        pending = [first[job_id] for job_id in taken if job_id not in stored]
+        if not pending:
+            break
+    if pending:
+        raise EnqueueError(
+            f"job id {pending[0].id!r} is taken by a job this transaction cannot see "
+            "(another transaction is storing it): try again"
+        )
+    return [
+        Enqueued(stored[job.id], created=job is first[job.id] and job.id in created) for job in jobs
+    ]
+
+
+def _enqueue_params(jobs: Sequence[JobRecord], sql: Statements) -> dict[str, Any]:
+    return {
+        "id": [job.id for job in jobs],
+        "task": [job.task for job in jobs],
+        "queue": [job.queue for job in jobs],
+        "priority": [job.priority for job in jobs],
+        "payload": [job.payload for job in jobs],
+        "headers": [json.dumps(job.headers) if job.headers else None for job in jobs],
+        "max_attempts": [job.max_attempts for job in jobs],
+        "timeout": [as_float(job.timeout) for job in jobs],
+        "result_ttl": [as_float(job.result_ttl) for job in jobs],
+        "delay": [float(job.delay) for job in jobs],
+        "work": sql.work_channel,
+    }
+
+
+def as_float(value: float | None) -> float | None:
+    """As a float: psycopg sends a list as one array type, so 1 and 1.5 cannot mix."""
+    return None if value is None else float(value)
+
+
+def error_json(error: JobError | None) -> str | None:
+    return None if error is None else json.dumps(error.to_dict())
+
+
+def _epoch(value: datetime.datetime | None) -> float | None:
+    return None if value is None else value.timestamp()
+
+
+def record(row: Row) -> JobRecord:
+    return JobRecord(
+        id=row[0], task=row[1], queue=row[2], state=JobState(row[3]), priority=row[4],
+        payload=bytes(row[5]), headers=row[6] or {}, attempts=row[7], max_attempts=row[8],
+        recoveries=row[9], timeout=row[10], result_ttl=row[11],
+        enqueued_at=row[12].timestamp(), due_at=row[13].timestamp(),
+        started_at=_epoch(row[14]), finished_at=_epoch(row[15]), lease_token=row[16],
+        lease_expires_at=_epoch(row[17]), worker=row[18],
+        result=None if row[19] is None else bytes(row[19]),
+        error=None if row[20] is None else JobError.from_dict(row[20]),
+        progress=row[21], progress_message=row[22],
+        checkpoint=None if row[23] is None else bytes(row[23]),
+        cancel_requested=row[24], expires_at=_epoch(row[25]),
+    )  # fmt: skip

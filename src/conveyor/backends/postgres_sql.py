@@ -1,0 +1,299 @@
+"""The SQL of the PostgreSQL backend: one statement per operation where it can be.
+
+Times come from the server: `statement_timestamp()` is one instant for a whole statement,
+so a job's `enqueued_at` and `due_at` agree and a bulk enqueue keeps its order. Each
+statement that changes jobs also announces the change with `pg_notify`, inside the same
+transaction, so listeners hear of it exactly when it commits: the work channel carries the
+queue name (once per queue per statement), the jobs channel each changed job's id.
+"""
+
+from __future__ import annotations
+
+from conveyor.backends.postgres_schema import quoted
+
+# a job as readers see it: a scheduled job whose time has come reads as queued
+COLUMNS = """
+    j.id, j.task, j.queue,
+    CASE WHEN j.state = 'scheduled' AND j.due_at <= statement_timestamp() THEN 'queued'
+         ELSE j.state END AS state,
+    j.priority, j.payload, j.headers, j.attempts, j.max_attempts, j.recoveries, j.timeout,
+    j.result_ttl, j.enqueued_at, j.due_at, j.started_at, j.finished_at, j.lease_token,
+    j.lease_expires_at, j.worker, j.result, j.error, j.progress, j.progress_message,
+    j.checkpoint, j.cancel_requested, j.expires_at, j.seq
+"""
+LIVE = "(j.expires_at IS NULL OR j.expires_at > statement_timestamp())"
+
+ENQUEUE = """
+WITH inserted AS (
+    INSERT INTO {jobs} AS j (id, task, queue, state, priority, payload, headers,
+                             max_attempts, timeout, result_ttl, enqueued_at, due_at)
+    SELECT i.id, i.task, i.queue,
+           CASE WHEN i.delay > 0 THEN 'scheduled' ELSE 'queued' END,
+           i.priority, i.payload, i.headers::jsonb, i.max_attempts, i.timeout, i.result_ttl,
+           statement_timestamp(), statement_timestamp() + make_interval(secs => i.delay)
+    FROM unnest(%(id)s::text[], %(task)s::text[], %(queue)s::text[], %(priority)s::bigint[],
+                %(payload)s::bytea[], %(headers)s::text[], %(max_attempts)s::integer[],
+                %(timeout)s::float8[], %(result_ttl)s::float8[], %(delay)s::float8[])
+         WITH ORDINALITY AS i(id, task, queue, priority, payload, headers, max_attempts,
+                              timeout, result_ttl, delay, ord)
+    ORDER BY i.ord
+    ON CONFLICT (id) DO NOTHING
+    RETURNING {columns}
+), woken AS (
+    SELECT pg_notify(%(work)s, q.queue) FROM (SELECT DISTINCT queue FROM inserted) AS q
+)
+SELECT inserted.*, (SELECT count(*) FROM woken) FROM inserted
+"""
+
+DROP_EXPIRED_IDS = """
+DELETE FROM {jobs} AS j
+WHERE j.id = ANY(%(ids)s::text[]) AND j.expires_at <= statement_timestamp()
+RETURNING j.id
+"""
+
+SELECT_IDS = "SELECT {columns} FROM {jobs} AS j WHERE j.id = ANY(%(ids)s::text[]) AND {live}"
+
+SELECT_ONE = "SELECT {columns} FROM {jobs} AS j WHERE j.id = %(id)s AND {live}"
+
+# One index walk per queue (LATERAL), merged by priority then age. SKIP LOCKED lets
+# concurrent claimers pass each other's rows instead of queueing behind them.
+CLAIM = """
+WITH picked AS (
+    SELECT p.seq FROM unnest(%(queues)s::text[]) AS q(name), LATERAL (
+        SELECT c.seq, c.priority, c.due_at FROM {jobs} AS c
+        WHERE c.queue = q.name AND c.state IN ('queued', 'scheduled')
+          AND c.due_at <= statement_timestamp()
+        ORDER BY c.priority DESC, c.due_at, c.seq
+        LIMIT %(limit)s
+        FOR UPDATE SKIP LOCKED
+    ) AS p
+    ORDER BY p.priority DESC, p.due_at, p.seq
+    LIMIT %(limit)s
+), claimed AS (
+    UPDATE {jobs} AS j
+    SET state = 'active', attempts = j.attempts + 1, lease_token = %(token)s,
+        lease_expires_at = statement_timestamp() + make_interval(secs => %(lease)s),
+        started_at = statement_timestamp(), worker = %(worker)s
+    FROM picked WHERE j.seq = picked.seq
+    RETURNING {columns}
+), announced AS (
+    SELECT pg_notify(%(events)s, claimed.id) FROM claimed
+)
+SELECT claimed.*, (SELECT count(*) FROM announced) FROM claimed
+"""
+
+EXTEND = """
+UPDATE {jobs} AS j
+SET lease_expires_at = statement_timestamp() + make_interval(secs => %(lease)s)
+FROM unnest(%(id)s::text[], %(token)s::text[]) AS l(id, token)
+WHERE j.id = l.id AND j.lease_token = l.token AND j.state = 'active'
+RETURNING j.id, j.cancel_requested
+"""
+
+# `requeue`: a retry (scheduled) or a hand-back (queued); anything else ends the job.
+# The dead-letter store (failed) is kept until purged; other ends expire after result_ttl.
+ACK = """
+WITH a AS (
+    SELECT u.*, u.state IN ('scheduled', 'queued') AS requeue
+    FROM unnest(%(id)s::text[], %(token)s::text[], %(state)s::text[], %(result)s::bytea[],
+                %(error)s::text[], %(retry_in)s::float8[], %(unrun)s::integer[])
+         WITH ORDINALITY AS u(id, token, state, result, error, retry_in, unrun, ord)
+), done AS (
+    UPDATE {jobs} AS j SET
+        state = CASE WHEN NOT a.requeue THEN a.state
+                     WHEN a.retry_in > 0 THEN 'scheduled' ELSE 'queued' END,
+        result = CASE WHEN a.requeue THEN j.result ELSE a.result END,
+        error = CASE WHEN a.requeue THEN coalesce(a.error::jsonb, j.error)
+                     ELSE a.error::jsonb END,
+        finished_at = CASE WHEN a.requeue THEN j.finished_at ELSE statement_timestamp() END,
+        expires_at = CASE WHEN a.requeue OR a.state = 'failed' OR j.result_ttl IS NULL THEN NULL
+                          ELSE statement_timestamp() + make_interval(secs => j.result_ttl) END,
+        due_at = CASE WHEN a.requeue
+                      THEN statement_timestamp() + make_interval(secs => a.retry_in)
+                      ELSE j.due_at END,
+        attempts = j.attempts - a.unrun,
+        worker = CASE WHEN a.requeue THEN NULL ELSE j.worker END,
+        lease_token = NULL,
+        lease_expires_at = NULL
+    FROM a
+    WHERE j.id = a.id AND j.lease_token = a.token AND j.state = 'active'
+    RETURNING a.ord, j.id, j.queue, a.requeue
+), woken AS (
+    SELECT pg_notify(%(work)s, q.queue)
+    FROM (SELECT DISTINCT queue FROM done WHERE requeue) AS q
+), announced AS (
+    SELECT pg_notify(%(events)s, done.id) FROM done
+)
+SELECT done.ord, (SELECT count(*) FROM woken), (SELECT count(*) FROM announced) FROM done
+"""
+
+UPDATE_RUNNING = """
+WITH u AS (
+    SELECT * FROM unnest(%(id)s::text[], %(token)s::text[], %(progress)s::float8[],
+                         %(message)s::text[], %(checkpoint)s::bytea[])
+         WITH ORDINALITY AS u(id, token, progress, message, checkpoint, ord)
+), changed AS (
+    UPDATE {jobs} AS j SET
+        progress = coalesce(u.progress, j.progress),
+        progress_message = CASE WHEN u.progress IS NULL THEN j.progress_message
+                                ELSE u.message END,
+        checkpoint = coalesce(u.checkpoint, j.checkpoint)
+    FROM u
+    WHERE j.id = u.id AND j.lease_token = u.token AND j.state = 'active'
+    RETURNING u.ord, j.id, u.progress IS NOT NULL AS moved
+), announced AS (
+    SELECT pg_notify(%(events)s, changed.id) FROM changed WHERE moved
+)
+SELECT changed.ord, (SELECT count(*) FROM announced) FROM changed
+"""
+
+# A batch at a time, skipping rows another sweeper (or an ack) holds: several workers
+# sweep at once without waiting for each other. `lost`: dead-lettered as worker_lost.
+RECOVER = """
+WITH expired AS (
+    SELECT e.seq FROM {jobs} AS e
+    WHERE e.state = 'active' AND e.lease_expires_at <= statement_timestamp()
+    ORDER BY e.lease_expires_at
+    LIMIT %(batch)s
+    FOR UPDATE SKIP LOCKED
+), recovered AS (
+    UPDATE {jobs} AS j SET
+        state = CASE WHEN j.cancel_requested THEN 'cancelled'
+                     WHEN j.recoveries >= %(max)s THEN 'failed' ELSE 'queued' END,
+        recoveries = CASE WHEN j.cancel_requested OR j.recoveries >= %(max)s THEN j.recoveries
+                          ELSE j.recoveries + 1 END,
+        error = CASE WHEN NOT j.cancel_requested AND j.recoveries >= %(max)s
+                     THEN %(error)s::jsonb ELSE j.error END,
+        finished_at = CASE WHEN j.cancel_requested OR j.recoveries >= %(max)s
+                           THEN statement_timestamp() ELSE j.finished_at END,
+        expires_at = CASE WHEN j.cancel_requested AND j.result_ttl IS NOT NULL
+                          THEN statement_timestamp() + make_interval(secs => j.result_ttl)
+                          ELSE j.expires_at END,
+        worker = CASE WHEN j.cancel_requested OR j.recoveries >= %(max)s THEN j.worker
+                      ELSE NULL END,
+        lease_token = NULL,
+        lease_expires_at = NULL
+    FROM expired WHERE j.seq = expired.seq
+    RETURNING j.id, j.queue, j.state
+), woken AS (
+    SELECT pg_notify(%(work)s, q.queue)
+    FROM (SELECT DISTINCT queue FROM recovered WHERE state = 'queued') AS q
+), announced AS (
+    SELECT pg_notify(%(events)s, recovered.id) FROM recovered
+)
+SELECT recovered.state, (SELECT count(*) FROM woken), (SELECT count(*) FROM announced)
+FROM recovered
+"""
+
+# a pending job is cancelled at once; an active one is asked to stop
+CANCEL = """
+WITH changed AS (
+    UPDATE {jobs} AS j SET
+        state = CASE WHEN j.state = 'active' THEN 'active' ELSE 'cancelled' END,
+        finished_at = CASE WHEN j.state = 'active' THEN j.finished_at
+                           ELSE statement_timestamp() END,
+        expires_at = CASE WHEN j.state <> 'active' AND j.result_ttl IS NOT NULL
+                          THEN statement_timestamp() + make_interval(secs => j.result_ttl)
+                          ELSE j.expires_at END,
+        cancel_requested = j.cancel_requested OR j.state = 'active'
+    WHERE j.id = %(id)s AND j.state IN ('queued', 'scheduled', 'active') AND {live}
+    RETURNING {columns}
+), announced AS (
+    SELECT pg_notify(%(events)s, changed.id) FROM changed
+)
+SELECT changed.*, (SELECT count(*) FROM announced) FROM changed
+"""
+
+RETRY = """
+WITH changed AS (
+    UPDATE {jobs} AS j SET
+        state = 'queued', due_at = statement_timestamp(), attempts = 0, recoveries = 0,
+        error = NULL, result = NULL, finished_at = NULL, expires_at = NULL,
+        cancel_requested = false, progress = NULL, progress_message = NULL
+    WHERE j.id = %(id)s AND j.state IN ('failed', 'cancelled') AND {live}
+    RETURNING {columns}
+), woken AS (
+    SELECT pg_notify(%(work)s, changed.queue) FROM changed
+), announced AS (
+    SELECT pg_notify(%(events)s, changed.id) FROM changed
+)
+SELECT changed.*, (SELECT count(*) FROM woken), (SELECT count(*) FROM announced) FROM changed
+"""
+
+COUNTS = """
+SELECT j.queue, CASE WHEN j.state = 'scheduled' AND j.due_at <= statement_timestamp()
+                     THEN 'queued' ELSE j.state END AS seen, count(*)
+FROM {jobs} AS j WHERE {live} GROUP BY j.queue, seen
+"""
+
+# Deletes go a batch per transaction, so no purge holds many row locks for long.
+PURGE = """
+WITH doomed AS (
+    SELECT d.seq FROM {jobs} AS d
+    WHERE d.state = ANY(%(states)s::text[])
+      AND (%(cutoff)s::float8 IS NULL
+           OR d.finished_at <= statement_timestamp() - make_interval(secs => %(cutoff)s))
+      AND (%(queue)s::text IS NULL OR d.queue = %(queue)s)
+    LIMIT %(batch)s
+    FOR UPDATE SKIP LOCKED
+)
+DELETE FROM {jobs} AS j USING doomed WHERE j.seq = doomed.seq
+"""
+
+PURGE_EXPIRED = """
+WITH doomed AS (
+    SELECT d.seq FROM {jobs} AS d
+    WHERE d.expires_at IS NOT NULL AND d.expires_at <= statement_timestamp()
+    LIMIT %(batch)s
+    FOR UPDATE SKIP LOCKED
+)
+DELETE FROM {jobs} AS j USING doomed WHERE j.seq = doomed.seq
+"""
+
+# whether a job of these queues is due now, and if not, in how many seconds one will be
+PENDING = """
+SELECT
+    EXISTS (SELECT 1 FROM {jobs} AS j
+            WHERE j.queue = ANY(%(queues)s::text[]) AND j.state IN ('queued', 'scheduled')
+              AND j.due_at <= statement_timestamp()),
+    extract(epoch FROM (SELECT min(j.due_at) FROM {jobs} AS j
+                        WHERE j.queue = ANY(%(queues)s::text[]) AND j.state = 'scheduled')
+                       - statement_timestamp())::float8
+"""
+
+NOW = "SELECT extract(epoch FROM clock_timestamp())::float8"
+
+
+class Statements:
+    """The statements above for one schema, encoded once."""
+
+    def __init__(self, schema: str) -> None:
+        parts = {
+            "jobs": f"{quoted(schema)}.conveyor_jobs",
+            "columns": COLUMNS,
+            "live": LIVE,
+        }
+
+        def build(template: str) -> bytes:
+            return template.format(**parts).encode()
+
+        self.enqueue = build(ENQUEUE)
+        self.drop_expired_ids = build(DROP_EXPIRED_IDS)
+        self.select_ids = build(SELECT_IDS)
+        self.select_one = build(SELECT_ONE)
+        self.claim = build(CLAIM)
+        self.extend = build(EXTEND)
+        self.ack = build(ACK)
+        self.update_running = build(UPDATE_RUNNING)
+        self.recover = build(RECOVER)
+        self.cancel = build(CANCEL)
+        self.retry = build(RETRY)
+        self.counts = build(COUNTS)
+        self.purge = build(PURGE)
+        self.purge_expired = build(PURGE_EXPIRED)
+        self.pending = build(PENDING)
+        self.now = NOW.encode()
+        self.jobs = parts["jobs"]
+        # channel names are database-wide: the schema keeps two stores apart
+        self.work_channel = f"conveyor_work.{schema}"
+        self.events_channel = f"conveyor_jobs.{schema}"

@@ -1,0 +1,54 @@
+"""Edges of the Redis scripts: a record gone from under its index, a claim sent twice."""
+
+from __future__ import annotations
+
+import json
+
+import redis
+
+from conveyor.backends import from_url
+from conveyor.backends.redis import RedisBackend
+from conveyor.job import JobRecord, JobState
+from live_services import fresh_redis
+
+
+def job(job_id: str) -> JobRecord:
+    return JobRecord(id=job_id, task="tasks.work", queue="default", payload=b"{}")
+
+
+async def test_a_claim_skips_a_missing_record_and_takes_the_rest() -> None:
+    url = fresh_redis()
+    backend = from_url(url)
+    await backend.open()
+    try:
+        await backend.enqueue([job("a"), job("gone"), job("c")])
+        redis.Redis.from_url(url).delete("conveyor:{default}:job:gone")
+
+        claimed = await backend.claim(["default"], 10, "worker-1", 30.0)
+
+        assert [record.id for record in claimed] == ["a", "c"]
+        assert await backend.get("gone") is None
+        assert await backend.claim(["default"], 10, "worker-1", 30.0) == []
+        assert await backend.counts() == {"default": {JobState.ACTIVE: 2}}
+    finally:
+        await backend.close()
+
+
+async def test_a_claim_sent_twice_leases_its_jobs_once() -> None:
+    # what a retry does when the first reply was lost: the same script, the same token
+    backend = RedisBackend(fresh_redis())
+    await backend.open()
+    try:
+        await backend.enqueue([job("a"), job("b"), job("c")])
+        args = ["token-1", 30.0, "worker-1", 2, "default"]
+
+        first = [json.loads(raw)["id"] for raw in await backend._run("CLAIM", args)]
+        again = [json.loads(raw)["id"] for raw in await backend._run("CLAIM", args)]
+
+        assert first == again == ["a", "b"]
+        assert [r.id for r in await backend.claim(["default"], 10, "worker-2", 30.0)] == ["c"]
+        record = await backend.get("a")
+        assert record is not None
+        assert record.attempts == 1, "the second send counted no second attempt"
+    finally:
+        await backend.close()

@@ -1,0 +1,127 @@
+"""The schema: versioned migrations, safe to repeat and to race; indexes that keep claims
+fast however many finished jobs the table holds; purges in short batches."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import psycopg
+import pytest
+
+from conveyor.backends.postgres import BATCH, PostgresBackend
+from conveyor.backends.postgres_schema import SCHEMA_VERSION
+from conveyor.errors import ConfigurationError
+from conveyor.job import JobRecord, JobState
+
+INDEXES = {
+    "conveyor_jobs_pkey", "conveyor_jobs_id_key", "conveyor_jobs_pending",
+    "conveyor_jobs_scheduled", "conveyor_jobs_leases", "conveyor_jobs_expiry",
+    "conveyor_jobs_state",
+}  # fmt: skip
+
+
+def applied(conninfo: str, schema: str) -> list[int]:
+    with psycopg.connect(conninfo) as conn:
+        rows = conn.execute(
+            f'SELECT version FROM "{schema}".conveyor_migrations ORDER BY version'.encode()
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
+def indexes(conninfo: str, schema: str) -> set[str]:
+    with psycopg.connect(conninfo) as conn:
+        rows = conn.execute(
+            "SELECT indexname FROM pg_indexes WHERE schemaname = %s AND tablename = %s",
+            (schema, "conveyor_jobs"),
+        ).fetchall()
+    return {row[0] for row in rows}
+
+
+async def test_migrate_creates_the_schema_once_and_then_has_nothing_to_do(
+    pg_url: str, conninfo: str, schema: str
+) -> None:
+    backend = PostgresBackend(pg_url)
+
+    assert await backend.migrate() == (0, SCHEMA_VERSION)
+    assert await backend.migrate() == (SCHEMA_VERSION, SCHEMA_VERSION)
+
+    assert applied(conninfo, schema) == list(range(1, SCHEMA_VERSION + 1))
+    assert indexes(conninfo, schema) == INDEXES
+
+
+def test_migrations_racing_from_several_processes_apply_once(
+    pg_url: str, conninfo: str, schema: str
+) -> None:
+    argv = [sys.executable, "-m", "conveyor", "db", "migrate", "--url", pg_url]
+    racers = [
+        subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for _ in range(4)
+    ]
+    outputs = [racer.communicate(timeout=60)[0].decode() for racer in racers]
+
+    assert [racer.returncode for racer in racers] == [0] * 4, outputs
+    assert sum("migrated from version 0" in out for out in outputs) == 1, outputs
+    assert sum("up to date" in out for out in outputs) == 3, outputs
+    assert applied(conninfo, schema) == list(range(1, SCHEMA_VERSION + 1))
+
+
+async def test_a_schema_from_a_newer_release_is_refused(
+    pg_url: str, conninfo: str, schema: str
+) -> None:
+    await PostgresBackend(pg_url).migrate()
+    with psycopg.connect(conninfo) as conn:
+        conn.execute(f'INSERT INTO "{schema}".conveyor_migrations VALUES (99)'.encode())
+
+    with pytest.raises(ConfigurationError, match="newer"):
+        await PostgresBackend(pg_url).migrate()
+
+
+async def test_a_claim_walks_the_pending_index_past_many_finished_jobs(
+    backend: PostgresBackend, conninfo: str
+) -> None:
+    jobs = backend.sql.jobs
+    with psycopg.connect(conninfo) as conn:
+        conn.execute(
+            f"INSERT INTO {jobs} (id, task, queue, state, payload, enqueued_at, due_at, "
+            "finished_at) SELECT 'done-' || n, 'tasks.work', 'default', 'succeeded', '', "
+            "now(), now(), now() FROM generate_series(1, 200000) AS n".encode()
+        )
+        conn.execute(f"ANALYZE {jobs}".encode())
+    await backend.enqueue([JobRecord(id="next", task="tasks.work", queue="default", payload=b"")])
+
+    with psycopg.ClientCursor(psycopg.connect(conninfo)) as cursor:
+        params = {
+            "queues": ["default"], "limit": 10, "worker": "w", "token": "t", "lease": 30.0,
+            "events": backend.sql.events_channel,
+        }  # fmt: skip
+        cursor.execute(b"EXPLAIN " + backend.sql.claim, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.connection.close()
+
+    assert "conveyor_jobs_pending" in plan, plan
+    assert "Seq Scan" not in plan, plan
+    claimed = await backend.claim(["default"], 10, "w", 30.0)
+    assert [r.id for r in claimed] == ["next"]
+
+
+async def test_purges_delete_past_one_batch(backend: PostgresBackend, conninfo: str) -> None:
+    jobs, count = backend.sql.jobs, BATCH * 2 + 10
+    with psycopg.connect(conninfo) as conn:
+        conn.execute(
+            f"INSERT INTO {jobs} (id, task, queue, state, payload, enqueued_at, due_at, "
+            "finished_at, expires_at) SELECT 'old-' || n, 'tasks.work', 'default', "
+            "'succeeded', '', now(), now(), now(), now() - interval '1 second' "
+            "FROM generate_series(1, %s) AS n".encode(),
+            (count,),
+        )
+        conn.execute(
+            f"INSERT INTO {jobs} (id, task, queue, state, payload, enqueued_at, due_at, "
+            "finished_at) SELECT 'dead-' || n, 'tasks.work', 'default', 'failed', '', "
+            "now(), now(), now() FROM generate_series(1, %s) AS n".encode(),
+            (count,),
+        )
+
+    assert await backend.purge_expired() == count
+    assert await backend.purge_expired() == 0
+    assert await backend.purge({JobState.FAILED}) == count
+    assert await backend.counts() == {}

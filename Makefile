@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: demo test lint typecheck pytest bench bench-redis clean
+.PHONY: demo test lint typecheck pytest bench bench-redis bench-postgres clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,7 +43,7 @@ typecheck: $(VENV)/.dev
 pytest: $(VENV)/.dev
 	$(BIN)/pytest
 
-## Benchmark conveyor against its peers on this machine.
+## Benchmark conveyor against its peers on this machine: SQLite (Huey), then Redis.
 bench: $(VENV)/.bench
 	$(BIN)/python -m benchmarks
 
@@ -51,6 +51,11 @@ bench: $(VENV)/.bench
 ## (each peer in its own virtualenv under benchmarks/.venvs/, made on first use).
 bench-redis: $(VENV)/.bench
 	$(BIN)/python -m benchmarks redis
+
+## conveyor beside procrastinate and pgqueuer on a private PostgreSQL cluster (initdb'd for
+## the run; each peer in its own virtualenv under benchmarks/.venvs/, made on first use).
+bench-postgres: $(VENV)/.bench
+	$(BIN)/python -m benchmarks postgres
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,4 +1,6 @@
-"""`python -m benchmarks [sqlite|redis] ...`: one comparison per command (SQLite by default)."""
+"""`python -m benchmarks [sqlite|redis|postgres] ...`: one comparison per command.
+
+SQLite when no server is named."""
 
 from __future__ import annotations
 
@@ -10,6 +12,11 @@ def main(argv: list[str]) -> None:
         from benchmarks.redis_bench.cli import main as redis
 
         redis(argv[1:])
+        return
+    if argv and argv[0] == "postgres":
+        from benchmarks.postgres_bench.cli import main as postgres
+
+        postgres(argv[1:])
         return
     from benchmarks.sqlite import main as sqlite
 

@@ -12,7 +12,7 @@ import psutil
 
 def machine() -> str:
     commit = git("rev-parse", "--short", "HEAD")
-    dirty = " (uncommitted changes)" if git("status", "--porcelain", "--", "src") else ""
+    dirty = " (uncommitted changes)" if git("status", "--porcelain", "--", ":/src") else ""
     cpu = next(
         (
             line.split(":", 1)[1].strip()

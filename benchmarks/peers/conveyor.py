@@ -1,4 +1,8 @@
-"""conveyor on Redis: the system under test, run in the repository's own virtualenv."""
+"""conveyor, the system under test, on Redis or PostgreSQL (whichever the URL names).
+
+It runs in the repository's own virtualenv. On PostgreSQL, opening the app migrates the
+schema, so `describe` installs it like the peers' own install steps do.
+"""
 
 from __future__ import annotations
 
@@ -59,12 +63,14 @@ def settings(concurrency: int) -> list[str]:
         f"`Worker(app, concurrency={concurrency})`, other options at their defaults; "
         "the task is `async def` on the worker's loop; bulk: `app.enqueue_many`",
         "acknowledges after the job runs (at-least-once, 30 s lease); claims and "
-        "acknowledgements batched; idle workers wait on a pub/sub channel",
+        "acknowledgements batched; idle workers are woken by the server (Redis pub/sub, "
+        "PostgreSQL LISTEN/NOTIFY)",
     ]
 
 
 PEER = Peer(
-    distributions=("conveyor", "redis"),
+    distributions=("conveyor",),
+    clients={"redis": ("redis",), "postgresql": ("psycopg", "psycopg-binary")},
     settings=settings,
     producer=producer,
     work=work,

@@ -1,8 +1,9 @@
 """The commands every peer script answers, written once; it runs inside the peer's virtualenv.
 
 Only the standard library and the benchmark's stdlib-only modules are imported here, so the
-same code drives arq, celery and conveyor alike. Each command prints one JSON object as the
-last line of its stdout; the runner, in the main virtualenv, reads it.
+same code drives arq, procrastinate and conveyor alike, on Redis or PostgreSQL. Each command
+prints one JSON object as the last line of its stdout; the runner, in the main virtualenv,
+reads it. `describe` also installs the system's schema where it has one (PostgreSQL).
 
     python -m benchmarks.peers NAME describe --url URL
     python -m benchmarks.peers NAME enqueue  --url URL --n N --cap S [--bulk]
@@ -22,7 +23,7 @@ import json
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any, Protocol
@@ -59,6 +60,9 @@ class Peer:
     producer: Callable[[str], AbstractAsyncContextManager[Producer]]  # url -> client
     work: Callable[[str, int], None]  # url, concurrency: run one worker until SIGTERM
     bulk_api: str | None = None  # the bulk enqueue call, None when there is none
+    install: Callable[[str], Awaitable[None]] | None = None  # url: its schema, into a new db
+    # URL scheme -> the client distributions whose versions matter on that server
+    clients: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
 
 
 def load(name: str) -> Peer:
@@ -72,7 +76,8 @@ def load(name: str) -> Peer:
 
 def versions(distributions: Sequence[str]) -> dict[str, str]:
     found = {}
-    for name in (*distributions, "hiredis"):  # hiredis changes redis-py's parsing speed
+    optional = ("hiredis",) if "redis" in distributions else ()
+    for name in (*distributions, *optional):  # hiredis changes redis-py's parsing speed
         try:
             found[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
@@ -83,11 +88,14 @@ def versions(distributions: Sequence[str]) -> dict[str, str]:
 
 
 async def describe(peer: Peer, url: str, concurrency: int) -> dict[str, Any]:
-    """Versions and settings; connecting once proves the system can run here."""
+    """Versions and settings, after installing its schema; connecting proves it can run here."""
+    if peer.install is not None:
+        await peer.install(url)
     async with peer.producer(url):
         pass
+    scheme = url.partition("://")[0]
     return {
-        "versions": versions(peer.distributions),
+        "versions": versions((*peer.distributions, *peer.clients.get(scheme, ()))),
         "settings": peer.settings(concurrency),
         "bulk_api": peer.bulk_api,
     }

@@ -6,11 +6,6 @@ exist (making them takes a few minutes, once); `--quick` is a smoke run of about
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
-import os
-import random
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -18,59 +13,28 @@ from pathlib import Path
 from benchmarks.machine import machine
 from benchmarks.progress import Progress
 from benchmarks.redis_bench import ceiling
-from benchmarks.redis_bench.outcome import Outcome, prepare, run_round
-from benchmarks.redis_bench.report import Run, render
+from benchmarks.redis_bench.report import KIND, ceiling_row, notes
 from benchmarks.redis_bench.server import private_redis
-from benchmarks.redis_bench.venvs import peers
-from benchmarks.redis_bench.workloads import QUICK, Sizes, System
-
-RESULTS = Path(__file__).resolve().parent.parent / "results" / "redis.md"
-
-
-def parse(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks redis", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="a smoke run of about 2 minutes")
-    parser.add_argument(
-        "--systems", help=f"comma-separated, default all: conveyor,{','.join(peers())}"
-    )
-    parser.add_argument("--n-single", type=int, help="jobs enqueued one call at a time")
-    parser.add_argument("--n-bulk", type=int, help="jobs enqueued through the bulk API")
-    parser.add_argument("--n-drain", type=int, help="jobs drained by one worker")
-    parser.add_argument("--n-latency", type=int, help="latency samples per round")
-    parser.add_argument("--concurrency", type=int, help="worker concurrency (default 100)")
-    parser.add_argument("--cap", type=float, help="seconds per cell at most (default 90)")
-    parser.add_argument("--rounds", type=int, default=1, help="repetitions (default 1)")
-    parser.add_argument("--seed", type=int, help="for the order of the systems")
-    parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the table")
-    return parser.parse_args(argv)
-
-
-def sizes_from(args: argparse.Namespace) -> Sizes:
-    overrides = {
-        "single": args.n_single,
-        "bulk": args.n_bulk,
-        "drain": args.n_drain,
-        "latency": args.n_latency,
-        "concurrency": args.concurrency,
-        "cap": args.cap,
-    }
-    sizes = dataclasses.replace(
-        QUICK if args.quick else Sizes(), **{k: v for k, v in overrides.items() if v is not None}
-    )
-    if min(sizes.single, sizes.bulk, sizes.drain, sizes.latency) < 2:
-        raise SystemExit("every workload needs at least 2 jobs")
-    return sizes
-
-
-def load_average() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+from benchmarks.versus.cli import (
+    RESULTS,
+    load_average,
+    parser,
+    publish,
+    run_all,
+    seed_of,
+    sizes_from,
+)
+from benchmarks.versus.report import Run, header, render
+from benchmarks.versus.venvs import peers
 
 
 def main(argv: list[str]) -> None:
-    args = parse(argv)
+    args = parser(
+        "python -m benchmarks redis", __doc__, peers("redis"), RESULTS / "redis.md"
+    ).parse_args(argv)
     sizes = sizes_from(args)
-    names = args.systems.split(",") if args.systems else ["conveyor", *peers()]
-    seed = args.seed if args.seed is not None else random.randrange(10_000)
+    names = args.systems.split(",") if args.systems else ["conveyor", *peers("redis")]
+    seed = seed_of(args)
     progress = Progress()
     say = progress.say
     started, load_before = time.monotonic(), load_average()
@@ -79,14 +43,7 @@ def main(argv: list[str]) -> None:
         folder = Path(scratch)
         with private_redis(folder) as server:
             say(f"redis-server {server.version()} on port {server.port}")
-            prepared = [prepare(name, server, folder, sizes, say) for name in names]
-            ready: list[tuple[System, Outcome]] = [(s, o) for s, o in prepared if s is not None]
-            order = random.Random(seed)
-            for k in range(args.rounds):
-                order.shuffle(ready)
-                say(f"round {k + 1}/{args.rounds}: {', '.join(s.name for s, _ in ready)}")
-                for system, outcome in ready:
-                    run_round(system, sizes, outcome, say)
+            outcomes = run_all(server, folder, names, sizes, args.rounds, seed, say)
             ceilings, ceiling_error = [], None
             try:
                 server.flushall()
@@ -98,21 +55,16 @@ def main(argv: list[str]) -> None:
                 say(f"  redis-benchmark FAILED: {exc}")
             redis_version = server.version()
     say(f"done in {time.monotonic() - started:.0f} s")
-    report = render(
-        Run(
-            sizes=sizes,
-            rounds=args.rounds,
-            outcomes=[o for _, o in prepared],
-            ceilings=ceilings,
-            ceiling_error=ceiling_error,
-            redis_version=redis_version,
-            machine=machine(),
-            load=(load_before, load_average()),
-            seed=seed,
-        )
+    width = len(header(KIND))
+    run = Run(
+        kind=KIND,
+        sizes=sizes,
+        rounds=args.rounds,
+        outcomes=outcomes,
+        machine=machine(),
+        load=(load_before, load_average()),
+        seed=seed,
+        extra_rows=[ceiling_row(ceilings, ceiling_error, width)],
+        notes=notes(ceilings, redis_version),
     )
-    print(report)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    cells = "\n".join(progress.lines)
-    args.output.write_text(f"{report}\nEach cell as it ran:\n\n```text\n{cells}\n```\n")
-    print(f"written to {args.output}", file=sys.stderr)
+    publish(render(run), args.output, progress)

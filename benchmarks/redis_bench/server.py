@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 import socket
 import subprocess
@@ -13,46 +12,10 @@ from pathlib import Path
 
 import redis
 
+from benchmarks.versus.costs import Snapshot
+
 # the harness's own calls, left out of what a system is charged for
 OVERHEAD = frozenset({"info", "flushall", "ping", "config|resetstat"})
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Snapshot:
-    calls: dict[str, int]  # command -> calls since the server started, scripts' own included
-    cpu_seconds: float  # the server's user + system time
-
-    def since(self, before: Snapshot, jobs: int) -> Cost:
-        delta = {
-            name: calls - before.calls.get(name, 0)
-            for name, calls in self.calls.items()
-            if name not in OVERHEAD
-        }
-        return Cost(
-            jobs, {k: v for k, v in delta.items() if v}, self.cpu_seconds - before.cpu_seconds
-        )
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Cost:
-    """What Redis did for `jobs` jobs."""
-
-    jobs: int
-    calls: dict[str, int]
-    cpu_seconds: float
-
-    @property
-    def commands_per_job(self) -> float:
-        return sum(self.calls.values()) / max(self.jobs, 1)
-
-    @property
-    def cpu_us_per_job(self) -> float:
-        return self.cpu_seconds * 1e6 / max(self.jobs, 1)
-
-    def top(self, count: int = 4) -> str:
-        """The busiest commands per job, e.g. `evalsha 0.02, hset 1.00`."""
-        ranked = sorted(self.calls.items(), key=lambda kv: -kv[1])[:count]
-        return ", ".join(f"{name} {calls / max(self.jobs, 1):.2f}" for name, calls in ranked)
 
 
 class RedisServer:
@@ -95,10 +58,24 @@ class RedisServer:
     def flushall(self) -> None:
         self.client.flushall()
 
+    def reset(self, system: str) -> None:
+        """Empty state for the next cell (every system starts from nothing on Redis)."""
+        self.flushall()
+
+    def installed(self, system: str) -> None:
+        """Nothing to keep: no system installs anything into Redis ahead of its jobs."""
+
+    def settle(self) -> None:
+        """Nothing to wait for: INFO counts every command as it runs."""
+
     def snapshot(self) -> Snapshot:
         stats = self.client.info("commandstats")
         cpu = self.client.info("cpu")
-        calls = {key.removeprefix("cmdstat_"): int(value["calls"]) for key, value in stats.items()}
+        calls = {
+            name: int(value["calls"])
+            for key, value in stats.items()
+            if (name := key.removeprefix("cmdstat_")) not in OVERHEAD
+        }
         return Snapshot(calls, float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"]))
 
     def tail(self, lines: int = 10) -> str:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from benchmarks.redis_bench.outcome import prepare, run_round
 from benchmarks.redis_bench.server import private_redis
-from benchmarks.redis_bench.workloads import Sizes
+from benchmarks.versus.outcome import prepare, run_round
+from benchmarks.versus.workloads import Sizes
 
 from live_services import missing
 
@@ -37,7 +37,7 @@ def test_the_harness_verifies_that_conveyor_ran_every_job(tmp_path: Path) -> Non
     assert drained.drain.from_start.complete, drained.drain.from_start
     assert drained.drain.from_start.done == 60
     assert drained.cost.jobs == 60
-    assert drained.cost.commands_per_job > 0
+    assert drained.cost.calls_per_job > 0
     (idle,) = outcome.idles
     assert idle.latency.problem is None
     assert idle.latency.complete

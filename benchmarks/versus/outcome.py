@@ -8,13 +8,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from benchmarks.redis_bench.server import RedisServer
-from benchmarks.redis_bench.venvs import SetupFailed, interpreter
-from benchmarks.redis_bench.workloads import (
+from benchmarks.versus.venvs import SetupFailed, interpreter
+from benchmarks.versus.workloads import (
     Drained,
     Enqueued,
     Idle,
     PeerFailed,
+    Server,
     Sizes,
     System,
 )
@@ -40,14 +40,19 @@ class Outcome:
 
 
 def prepare(
-    name: str, server: RedisServer, folder: Path, sizes: Sizes, say: Say
+    name: str, server: Server, folder: Path, sizes: Sizes, say: Say
 ) -> tuple[System | None, Outcome]:
-    """Its virtualenv, then `describe`: versions, settings, and proof that it can connect."""
+    """Its virtualenv, then `describe`: versions, settings and proof that it can connect.
+
+    `describe` also installs what the system needs in the server (its schema, on PostgreSQL),
+    and the server keeps that state as where each of the system's cells starts from.
+    """
     outcome = Outcome(name)
     try:
         system = System(name, interpreter(name, say), server, folder)
-        server.flushall()
+        server.reset(name)
         outcome.described = system.describe(sizes)
+        server.installed(name)
     except (SetupFailed, PeerFailed) as exc:
         outcome.error = str(exc)
         say(f"  {name}: cannot run: {exc}")
@@ -89,8 +94,8 @@ def _show_enqueued(result: Enqueued) -> str:
     rate = result.rate
     mark = "" if rate.complete else f" PARTIAL {rate.done}/{rate.wanted}"
     return (
-        f"{rate.per_second:,.0f} jobs/s{mark}; Redis {result.cost.commands_per_job:.2f} "
-        f"commands/job ({result.cost.top()})"
+        f"{rate.per_second:,.0f} jobs/s{mark}; server {result.cost.calls_per_job:.2f} "
+        f"calls/job ({result.cost.top()})"
     )
 
 
@@ -100,8 +105,8 @@ def _show_drained(result: Drained) -> str:
     after = drain.after_first.per_second if drain.after_first else 0.0
     text = (
         f"{rate.per_second:,.0f} jobs/s{mark} ({after:,.0f} after the first job), "
-        f"peak RSS {drain.peak_rss_bytes / 2**20:.0f} MB; Redis "
-        f"{result.cost.commands_per_job:.2f} commands/job ({result.cost.top()})"
+        f"peak RSS {drain.peak_rss_bytes / 2**20:.0f} MB; server "
+        f"{result.cost.calls_per_job:.2f} calls/job ({result.cost.top()})"
     )
     return text + (f" PROBLEM {drain.problem}" if drain.problem else "")
 

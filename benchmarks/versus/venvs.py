@@ -1,7 +1,9 @@
 """One virtualenv per peer under benchmarks/.venvs/, made once from its pinned requirements.
 
-Their redis-py pins conflict, so no two peers share an environment. An environment is reused
-while its requirements file is unchanged; conveyor runs in the repository's own virtualenv.
+The requirements live in benchmarks/peers/requirements/SERVER/NAME.txt, one folder per server
+the peers run on. Their client pins conflict, so no two peers share an environment. An
+environment is reused while its requirements file is unchanged; conveyor runs in the
+repository's own virtualenv.
 """
 
 from __future__ import annotations
@@ -22,18 +24,19 @@ class SetupFailed(Exception):
     """The peer's environment could not be made; the message says why, briefly."""
 
 
-def peers() -> list[str]:
-    """Every peer with a requirements file, by name."""
-    return sorted(path.stem for path in REQUIREMENTS.glob("*.txt"))
+def peers(server: str) -> list[str]:
+    """Every peer of `server` ("redis", "postgres") with a requirements file, by name."""
+    return sorted(path.stem for path in (REQUIREMENTS / server).glob("*.txt"))
 
 
 def interpreter(name: str, say: Callable[[str], None] = print) -> str:
     """The Python that runs `name`, making its virtualenv first when needed."""
     if name == "conveyor":
         return sys.executable
-    wanted = REQUIREMENTS / f"{name}.txt"
-    if not wanted.exists():
-        raise SetupFailed(f"no requirements file {wanted.relative_to(ROOT)}")
+    found = sorted(REQUIREMENTS.glob(f"*/{name}.txt"))
+    if not found:
+        raise SetupFailed(f"no requirements file {name}.txt in {REQUIREMENTS.relative_to(ROOT)}")
+    wanted = found[0]
     folder = VENVS / name
     python = folder / "bin" / "python"
     stamp = folder / STAMP

@@ -1,8 +1,10 @@
-"""The workloads on one Redis, run the same way for every system, each cell after FLUSHALL.
+"""The workloads on one server, run the same way for every system, each cell on fresh state.
 
 Producers and workers run in the system's own virtualenv as `python -m benchmarks.peers NAME
 ...` (see `benchmarks.peers.harness`); the completion log, the worker's resources and the
-server's counters are read from here.
+server's counters are read from here. A server is anything that answers `Server`: Redis
+(FLUSHALL before each cell) or PostgreSQL (a new database per cell, copied from the one the
+system installed its schema into).
 """
 
 from __future__ import annotations
@@ -13,12 +15,12 @@ import signal
 import subprocess
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from benchmarks.completions import CompletionLog, Tally, first_latencies_ms
 from benchmarks.measure import WARMUP, Drain, Latency, Rate
 from benchmarks.processes import ROOT, WorkerProcess
-from benchmarks.redis_bench.server import Cost, RedisServer
+from benchmarks.versus.costs import Cost, Snapshot
 
 SETTLE = 1.0  # seconds an idle worker waits before the latency jobs; also the idle window
 BOOT_CAP = 60.0  # seconds a worker may take to run its first job
@@ -36,6 +38,24 @@ class Sizes:
 
 
 QUICK = Sizes(single=300, bulk=2000, drain=2000, latency=40, cap=20.0)
+
+
+class Server(Protocol):
+    """The one server every system of a run shares."""
+
+    @property
+    def url(self) -> str: ...
+
+    def reset(self, system: str) -> None:
+        """Fresh state for `system`'s next cell: empty, but for its installed schema."""
+
+    def installed(self, system: str) -> None:
+        """`system` has just installed what it needs: keep that state for its cells."""
+
+    def settle(self) -> None:
+        """Wait until what the clients did, now finished, shows in the server's counters."""
+
+    def snapshot(self) -> Snapshot: ...
 
 
 class PeerFailed(Exception):
@@ -58,13 +78,13 @@ class Drained:
 @dataclasses.dataclass(frozen=True, slots=True)
 class Idle:
     latency: Latency
-    redis_commands_per_second: float  # what an idle worker asks of Redis
+    server_calls_per_second: float  # what an idle worker asks of the server
 
 
 class System:
     """One system under test: its interpreter, the shared server, a scratch folder."""
 
-    def __init__(self, name: str, python: str, server: RedisServer, folder: Path) -> None:
+    def __init__(self, name: str, python: str, server: Server, folder: Path) -> None:
         self.name, self.python, self.server = name, python, server
         self.folder = folder / name
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -90,26 +110,31 @@ class System:
 
     def enqueue(self, sizes: Sizes, bulk: bool) -> Enqueued:
         n = sizes.bulk if bulk else sizes.single
-        self.server.flushall()
+        self.server.reset(self.name)
         before = self.server.snapshot()
         args = ["--n", str(n), "--cap", str(sizes.cap), *(["--bulk"] if bulk else [])]
         rate = Rate(**self.call("enqueue", *args, timeout=sizes.cap + 60))
+        self.server.settle()
         after = self.server.snapshot()
         return Enqueued(rate, after.since(before, rate.done + WARMUP))  # warm-up jobs cost too
 
     def drain(self, sizes: Sizes) -> Drained:
-        """N no-op jobs already queued; one worker process started; until all N have run."""
+        """N no-op jobs already queued; one worker process started; until all N have run.
+
+        The server's counters are read once the worker has stopped: its whole life is charged.
+        """
         n = sizes.drain
-        self.server.flushall()
+        self.server.reset(self.name)
         self.call("prefill", "--n", str(n), timeout=sizes.cap * 4 + 60)
         log = self.completion_log()
         before = self.server.snapshot()
         worker = self.start_worker(log, sizes)
         seen = log.wait_for(n, worker.started + sizes.cap, worker.alive, poll=0.005)
         finished, finished_wall = time.monotonic(), time.time()
-        after = self.server.snapshot()
         cpu = worker.cpu_seconds() if worker.alive() else 0.0
         usage = worker.stop()
+        self.server.settle()
+        after = self.server.snapshot()
         tally = Tally.of(log.read(), n)
         problems = []
         if usage.exit_code != 0:
@@ -134,10 +159,10 @@ class System:
     def latency(self, sizes: Sizes) -> Idle:
         """An idle worker; jobs sent one at a time, a few ms apart; enqueue-to-start times.
 
-        Afterwards the worker idles for SETTLE seconds more: its CPU and Redis commands then.
+        Afterwards the worker idles for SETTLE seconds more: its CPU and server calls then.
         """
         n = sizes.latency
-        self.server.flushall()
+        self.server.reset(self.name)
         log = self.completion_log()
         worker = self.start_worker(log, sizes)
         try:
@@ -157,7 +182,7 @@ class System:
         return Idle(Latency(first_latencies_ms(log.read()), n, idle_cpu, problem), idle_calls)
 
     def _idle(self, worker: WorkerProcess) -> tuple[float, float]:
-        """The worker's CPU (fraction of a core) and Redis commands/s over SETTLE idle seconds."""
+        """The worker's CPU (fraction of a core) and server calls/s over SETTLE idle seconds."""
         time.sleep(0.2)  # let the last acknowledgements land first
         if not worker.alive():
             return 0.0, 0.0

@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: demo test lint typecheck pytest bench bench-redis bench-postgres clean
+.PHONY: demo test lint typecheck pytest bench bench-sqlite bench-redis bench-postgres clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,9 +43,12 @@ typecheck: $(VENV)/.dev
 pytest: $(VENV)/.dev
 	$(BIN)/pytest
 
-## Benchmark conveyor against its peers on this machine: SQLite (Huey), then Redis.
-bench: $(VENV)/.bench
-	$(BIN)/python -m benchmarks
+## Benchmark conveyor against its peers on this machine: on SQLite, Redis and PostgreSQL.
+bench: bench-sqlite bench-redis bench-postgres
+
+## conveyor beside Huey's SQLite storage.
+bench-sqlite: $(VENV)/.bench
+	$(BIN)/python -m benchmarks sqlite
 
 ## conveyor beside arq, saq, dramatiq, taskiq, streaq, rq and celery on a private Redis
 ## (each peer in its own virtualenv under benchmarks/.venvs/, made on first use).

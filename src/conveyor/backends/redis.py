@@ -82,6 +82,7 @@ class RedisBackend(Backend):
             weakref.WeakKeyDictionary()
         )
         self._scripts: dict[str, AsyncScript] = {}
+        self._opened: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
         # connections on which idle workers wait for work, kept between waits (per loop)
         self._idle: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[PubSub]] = (
             weakref.WeakKeyDictionary()
@@ -120,9 +121,14 @@ class RedisBackend(Backend):
             raise BackendUnavailable(f"cannot reach Redis at {self.url}: {exc}") from exc
 
     async def open(self) -> None:
+        # every enqueue passes here: a loop whose client answered once is open
+        loop = asyncio.get_running_loop()
+        if loop in self._opened:
+            return
         client = self._client()
         try:
             await client.ping()
+            self._opened.add(loop)
             if self.url in _checked_servers:
                 return
             persistence = await client.info("persistence")
@@ -133,6 +139,7 @@ class RedisBackend(Backend):
         _warn_about_settings(self.url, persistence, memory)
 
     async def close(self) -> None:
+        self._opened.discard(asyncio.get_running_loop())
         for pubsub in self._idle.pop(asyncio.get_running_loop(), []):
             with contextlib.suppress(redis.exceptions.RedisError, OSError):
                 await pubsub.aclose()  # type: ignore[no-untyped-call]

@@ -18,6 +18,7 @@ from conveyor.errors import (
     TaskTimeout,
 )
 from conveyor.job import JobError, JobEvent, JobHandle, JobInfo, JobState
+from conveyor.scheduler import Schedule
 from conveyor.task import AsyncTask, EnqueueOptions, Signature, Task
 from conveyor.worker import Worker
 
@@ -42,6 +43,7 @@ __all__ = [
     "JobTimeout",
     "PayloadTooLarge",
     "Retry",
+    "Schedule",
     "SerializationError",
     "Signature",
     "Task",

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import datetime
 import inspect
 import os
 import threading
 import types
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from typing import Any, ParamSpec, Protocol, TypeVar, cast, overload
+
+from typing_extensions import Unpack
 
 from conveyor.backends import Backend, from_url
 from conveyor.errors import ConfigurationError
 from conveyor.job import JobHandle, JobRecord
 from conveyor.portal import Portal
 from conveyor.retry import Backoff
+from conveyor.scheduler import (
+    MissedTicks,
+    Schedule,
+    ScheduleOptions,
+    check_timing,
+    make_schedule,
+)
 from conveyor.task import AsyncTask, Signature, Task, TaskConfig
 
 P = ParamSpec("P")
@@ -22,10 +32,22 @@ R = TypeVar("R")
 DEFAULT_URL = "sqlite:///./conveyor.db"
 Q = ParamSpec("Q")
 T = TypeVar("T")
+TaskT = TypeVar("TaskT", bound=Task[Any, Any])
 Hook = Callable[[types.SimpleNamespace], Awaitable[None]]
 
 
 class TaskDecorator(Protocol):
+    @overload
+    def __call__(self, func: Callable[Q, Coroutine[Any, Any, T]], /) -> AsyncTask[Q, T]: ...
+
+    @overload
+    def __call__(self, func: Callable[Q, T], /) -> Task[Q, T]: ...
+
+
+class CronDecorator(Protocol):
+    @overload
+    def __call__(self, func: TaskT, /) -> TaskT: ...
+
     @overload
     def __call__(self, func: Callable[Q, Coroutine[Any, Any, T]], /) -> AsyncTask[Q, T]: ...
 
@@ -49,6 +71,8 @@ class Conveyor:
             raise ConfigurationError("max_payload_bytes must be positive")
         self.max_payload_bytes = max_payload_bytes
         self.tasks: dict[str, Task[Any, Any]] = {}
+        # this process's schedules: the workers started here enqueue their ticks
+        self.schedules: dict[str, Schedule] = {}
         self.startup_hooks: list[Hook] = []
         self.shutdown_hooks: list[Hook] = []
         self._backend: Backend | None = None
@@ -135,6 +159,87 @@ class Conveyor:
             return task
 
         return register(func) if func is not None else cast(TaskDecorator, register)
+
+    # -- schedules -------------------------------------------------------------------------
+
+    def cron(
+        self,
+        expression: str,
+        *,
+        timezone: str | datetime.tzinfo = "UTC",
+        name: str | None = None,
+        args: Sequence[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        missed: MissedTicks = "once",
+        **options: Unpack[ScheduleOptions],
+    ) -> CronDecorator:
+        """Enqueue a task at every tick of a cron expression, once however many workers run.
+
+        Decorates a function (registered as a task with default options) or a task.
+        expression: 5 fields ("*/5 * * * *"), or 6 with seconds first. timezone: an IANA
+        name the expression is read in. name: the schedule's (default: the task's).
+        args/kwargs: the call's arguments, checked now. missed: "once" (after downtime
+        the latest missed tick runs once) or "skip" (missed ticks never run). options:
+        queue, priority, retries, timeout, headers of every job of the schedule.
+        """
+        unknown = set(options) - set(ScheduleOptions.__annotations__)
+        if unknown:
+            raise ConfigurationError(
+                f"@app.cron: unknown option(s) {sorted(unknown)}; valid options are "
+                f"{sorted(ScheduleOptions.__annotations__)}"
+            )
+        # the expression and timezone are checked here, before any task is registered
+        check_timing(expression, timezone, missed, f"@app.cron({expression!r})")
+
+        def decorate(target: Any) -> Any:
+            task = target if isinstance(target, Task) else self.task(target)
+            if task.app is not self:
+                raise ConfigurationError(f"{task.name} belongs to another Conveyor app")
+            try:
+                call = task.options(**options).s(*args, **dict(kwargs or {}))
+                self.add_schedule(
+                    name or task.name, expression, call, timezone=timezone, missed=missed
+                )
+            except Exception:
+                if task is not target:  # registered just now: leave nothing half-done
+                    del self.tasks[task.name]
+                raise
+            return task
+
+        return cast(CronDecorator, decorate)
+
+    def add_schedule(
+        self,
+        name: str,
+        expression: str,
+        call: Signature[Any],
+        *,
+        timezone: str | datetime.tzinfo = "UTC",
+        missed: MissedTicks = "once",
+    ) -> Schedule:
+        """Enqueue `call` (`task.s(...)` or `task.options(...).s(...)`) at every tick.
+
+        Schedules live in this process: workers started in it (or that add the same
+        schedule, for instance in an `on_startup` hook) enqueue its ticks.
+        """
+        schedule = make_schedule(name, expression, call, timezone=timezone, missed=missed)
+        if call.task.app is not self:
+            raise ConfigurationError(f"{call.task.name} belongs to another Conveyor app")
+        if name in self.schedules:
+            raise ConfigurationError(
+                f"a schedule named {name!r} exists already; remove_schedule({name!r}) first, "
+                "or pass another name"
+            )
+        self.schedules[name] = schedule
+        return schedule
+
+    def remove_schedule(self, name: str) -> Schedule:
+        """Stop enqueuing a schedule's ticks (jobs already enqueued still run)."""
+        try:
+            return self.schedules.pop(name)
+        except KeyError:
+            known = ", ".join(sorted(self.schedules)) or "none"
+            raise ConfigurationError(f"no schedule named {name!r}; known: {known}") from None
 
     def on_startup(self, hook: Hook) -> Hook:
         """Run `hook(state)` when a worker starts; tasks see `state` as `ctx.state`."""

@@ -20,6 +20,7 @@ from conveyor.correlation import CorrelationIdFilter
 from conveyor.errors import ConveyorError
 from conveyor.job import JobRecord, JobState
 from conveyor.loader import load_app
+from conveyor.scheduler import Schedule
 from conveyor.worker import run_worker
 
 T = TypeVar("T")
@@ -123,6 +124,12 @@ url_option = click.option(
     help="Seconds between lease renewals.",
 )
 @click.option(
+    "--scheduler/--no-scheduler",
+    default=True,
+    show_default=True,
+    help="Enqueue the app's cron ticks from this worker too (safe on every worker).",
+)
+@click.option(
     "--log-level",
     default="INFO",
     show_default=True,
@@ -136,6 +143,7 @@ def worker(
     grace: float,
     lease: float,
     heartbeat: float,
+    scheduler: bool,
     log_level: str,
 ) -> None:
     """Run a worker for APP (module:attribute) until SIGTERM or SIGINT."""
@@ -155,6 +163,7 @@ def worker(
         grace=grace,
         lease=lease,
         heartbeat=heartbeat,
+        scheduler=scheduler,
     )
     _run(app, lambda: run_worker(app, **options))
 
@@ -431,3 +440,52 @@ def stats(app_path: str | None, url: str | None) -> None:
         cells = [str(per_state.get(s, 0)) for s in JobState]
         table.add_row(queue, *cells, str(sum(per_state.values())))
     console.print(table if counts else "no jobs")
+
+
+@main.command()
+@app_option
+def schedules(app_path: str | None) -> None:
+    """The cron schedules of APP, with their next run and their latest tick's job."""
+    if app_path is None:
+        raise click.UsageError("schedules live in your code: give --app module:attribute")
+    app = _app(app_path, None)
+    listed = sorted(app.schedules.values(), key=lambda s: s.name)
+    if not listed:
+        console.print(f"no schedules in {app_path}")
+        return
+
+    async def work() -> tuple[float, list[JobRecord | None]]:
+        backend = await app.connected()
+        now = await backend.now()
+        ticks = [s.latest_tick(now) for s in listed]
+        jobs = [
+            None if t is None else await backend.get(s.job_id(t))
+            for s, t in zip(listed, ticks, strict=True)
+        ]
+        return now, jobs
+
+    now, latest_jobs = _run(app, work)
+    table = Table("name", "expression", "timezone", "task", "next run", "latest tick")
+    for schedule, record in zip(listed, latest_jobs, strict=True):
+        upcoming = schedule.next_tick(now)
+        latest = schedule.latest_tick(now)
+        if latest is None:
+            last = "-"
+        else:
+            last = f"{_zoned(latest, schedule)} " + (
+                "not in the store" if record is None else _state(record.state)
+            )
+        table.add_row(
+            schedule.name,
+            schedule.expression,
+            str(schedule.timezone),
+            schedule.task_name,
+            "never" if upcoming is None else _zoned(upcoming, schedule),
+            last,
+        )
+    console.print(table)
+
+
+def _zoned(epoch: float, schedule: Schedule) -> str:
+    moment = datetime.datetime.fromtimestamp(epoch, schedule.timezone)
+    return moment.isoformat(sep=" ", timespec="seconds")

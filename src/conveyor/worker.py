@@ -1,9 +1,9 @@
 """The worker: claims jobs in batches, runs them, and acknowledges them in batches.
 
 One asyncio loop per process. Background loops (acknowledgements, heartbeat, lease
-sweeper) are supervised: if one dies, the worker says why and stops rather than running
-half-alive. On SIGTERM or SIGINT it stops claiming, lets running jobs finish within the
-grace period, then hands the rest back at once without counting their attempt.
+sweeper, cron scheduler) are supervised: if one dies, the worker says why and stops rather
+than running half-alive. On SIGTERM or SIGINT it stops claiming, lets running jobs finish
+within the grace period, then hands the rest back at once without counting their attempt.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from conveyor.errors import ConfigurationError, Retry, SerializationError, TaskT
 from conveyor.executor import Executor
 from conveyor.job import JobError, JobRecord, JobState
 from conveyor.retry import retry_delay
+from conveyor.scheduler import MAX_PAUSE, Scheduler
 
 logger = logging.getLogger("conveyor.worker")
 
@@ -63,6 +64,7 @@ class Worker:
         sweep_interval: float = 2.0,
         max_recoveries: int = DEFAULT_MAX_RECOVERIES,
         idle_poll: float = 1.0,
+        scheduler: bool = True,
     ) -> None:
         if concurrency < 1:
             raise ConfigurationError("concurrency must be at least 1")
@@ -85,6 +87,7 @@ class Worker:
         self.sweep_interval = sweep_interval
         self.max_recoveries = max_recoveries
         self.idle_poll = idle_poll
+        self.scheduler = scheduler and not burst  # a burst worker ends before ticks matter
         self.name = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(2)}"
         self.state = types.SimpleNamespace()
         self.processed = 0
@@ -127,6 +130,8 @@ class Worker:
             asyncio.create_task(self._heartbeat_loop(), name="heartbeat"),
             asyncio.create_task(self._sweep_loop(), name="lease sweeper"),
         ]
+        if self.scheduler:
+            loops.append(asyncio.create_task(self._schedule_loop(), name="scheduler"))
         claimer = asyncio.create_task(self._claim_loop(), name="claimer")
         failure: BaseException | None = None
         try:
@@ -530,6 +535,23 @@ class Worker:
             if not await self._rest(self.sweep_interval):
                 return
 
+    async def _schedule_loop(self) -> None:
+        assert self._backend is not None
+        scheduler = Scheduler(self.app)
+        while True:
+            pause = MAX_PAUSE
+            try:
+                if self.app.schedules:
+                    started, now = time.monotonic(), await self._backend.now()
+                    await scheduler.enqueue_due(now)
+                    # the round's own time counts, so the next look lands just after a tick
+                    pause = scheduler.pause(now + time.monotonic() - started)
+            except Exception as exc:
+                logger.warning("cron round failed (%s); will try again", exc)
+                pause = 1.0
+            if not await self._rest(pause):
+                return
+
     async def _rest(self, seconds: float) -> bool:
         """Sleep between two rounds of a background loop; False once the worker finished."""
         with contextlib.suppress(TimeoutError):
@@ -566,7 +588,9 @@ def user_traceback(exc: BaseException) -> str:
 
 
 def _queues_of(app: Conveyor) -> list[str]:
-    return sorted({task.config.queue for task in app.tasks.values()}) or [app.default_queue]
+    queues = {task.config.queue for task in app.tasks.values()}
+    queues |= {schedule.call.record.queue for schedule in app.schedules.values()}
+    return sorted(queues) or [app.default_queue]
 
 
 async def run_worker(app: Conveyor, **options: Any) -> None:

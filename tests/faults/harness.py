@@ -26,7 +26,7 @@ import pytest
 from conveyor.backends.base import JobFilter
 from conveyor.job import JobRecord, JobState
 
-from .jobsapp import DB_URL_ENV, LOG_ENV, SCALE_ENV, Jobs
+from .jobsapp import CRON_ENV, DB_URL_ENV, LOG_ENV, SCALE_ENV, Jobs
 from .oracle import Execution, executions, read_events
 
 TESTS_DIR = Path(__file__).resolve().parents[1]  # holds the `faults` package
@@ -166,8 +166,12 @@ class Harness:
         queues: str | None = None,
         nap_scale: float | None = None,
         url: str | None = None,
+        cron: bool = False,
     ) -> Worker:
-        """A worker process on this harness's store (or on `url`: the same store, another way)."""
+        """A worker process on this harness's store (or on `url`: the same store, another way).
+
+        With `cron`, its app schedules `faults.tick` every second.
+        """
         argv = [sys.executable, "-m", "conveyor", "worker", APP_PATH]
         argv += ["--concurrency", str(concurrency), "--lease", f"{lease:g}"]
         argv += ["--heartbeat", f"{heartbeat:g}", "--grace", f"{grace:g}"]
@@ -178,6 +182,8 @@ class Harness:
         extra = {} if nap_scale is None else {SCALE_ENV: f"{nap_scale:g}"}
         if url is not None:
             extra[DB_URL_ENV] = url
+        if cron:
+            extra[CRON_ENV] = "1"
         number = sum(isinstance(p, Worker) for p in self.processes) + 1
         worker = Worker(
             f"worker {number}", argv, self.env(extra), self.directory / f"worker-{number}.log"

@@ -11,6 +11,7 @@ The process environment steers the tasks:
 - FAULTS_LOG: the oracle log.
 - FAULTS_NAP_SCALE: multiplies every sleep; a worker started with 0 runs every task at once,
   which is how a test lets a second worker finish what a first one was stuck in.
+- FAULTS_CRON: when set, `tick` is scheduled every second (the schedule `faults.tick`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from conveyor import Context, Conveyor
 DB_URL_ENV = "FAULTS_DB_URL"
 LOG_ENV = "FAULTS_LOG"
 SCALE_ENV = "FAULTS_NAP_SCALE"
+CRON_ENV = "FAULTS_CRON"
 
 BRIEF_TTL = 1.0  # seconds the results of `brief` and `flop` jobs are kept
 
@@ -110,6 +112,13 @@ async def echo(value: Any, ctx: Context = Context.INJECTED) -> int:
     return os.getpid()
 
 
+async def tick(ctx: Context = Context.INJECTED) -> str:
+    """A cron job: log the run; return the tick it was enqueued for."""
+    note(START, ctx)
+    note(END, ctx)
+    return ctx.headers["cron_tick"]
+
+
 async def flop(ctx: Context = Context.INJECTED) -> None:
     """Raise on every attempt."""
     note(START, ctx)
@@ -131,6 +140,9 @@ class Jobs:
         # what a finished job leaves in the store expires after BRIEF_TTL; failed is kept
         self.brief = task(name="faults.brief", result_ttl=BRIEF_TTL)(echo)
         self.flop = task(name="faults.flop", retries=0, result_ttl=BRIEF_TTL)(flop)
+        self.tick = task(name="faults.tick")(tick)
+        if os.environ.get(CRON_ENV):
+            self.app.cron("* * * * * *", name="faults.tick")(self.tick)
 
 
 jobs = Jobs(os.environ.get(DB_URL_ENV, "memory://"))

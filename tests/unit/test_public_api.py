@@ -28,6 +28,7 @@ PUBLIC_NAMES = [
     "JobTimeout",
     "PayloadTooLarge",
     "Retry",
+    "Schedule",
     "SerializationError",
     "Signature",
     "Task",

@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from conveyor.backends.base import Enqueued
+from conveyor.backends.base import Enqueued, new_record
 from conveyor.backends.postgres_caller import Row, Runner
 from conveyor.backends.postgres_sql import Statements
 from conveyor.errors import EnqueueError
@@ -27,10 +27,9 @@ async def insert(run: Runner, sql: Statements, jobs: Sequence[JobRecord]) -> lis
     created: set[str] = set()
     pending = list(first.values())
     for _ in range(3):  # more only if other producers keep replacing the same ids
-        for row in await run.rows(sql.enqueue, _enqueue_params(pending, sql)):
-            found = record(row)
-            stored[found.id] = found
-            created.add(found.id)
+        for job_id, enqueued_at, _ in await run.rows(sql.enqueue, _enqueue_params(pending, sql)):
+            stored[job_id] = new_record(first[job_id], float(enqueued_at))
+            created.add(job_id)
         taken = [job.id for job in pending if job.id not in stored]
         if taken:
             dropped = {row[0] for row in await run.rows(sql.drop_expired_ids, {"ids": taken})}

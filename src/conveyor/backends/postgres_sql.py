@@ -23,6 +23,7 @@ COLUMNS = """
 """
 LIVE = "(j.expires_at IS NULL OR j.expires_at > statement_timestamp())"
 
+# a new job comes back as its id and the statement's time: the caller has the rest
 ENQUEUE = """
 WITH inserted AS (
     INSERT INTO {jobs} AS j (id, task, queue, state, priority, payload, headers,
@@ -38,11 +39,11 @@ WITH inserted AS (
                               timeout, result_ttl, delay, ord)
     ORDER BY i.ord
     ON CONFLICT (id) DO NOTHING
-    RETURNING {columns}
+    RETURNING j.id, j.queue, extract(epoch FROM j.enqueued_at) AS enqueued_epoch
 ), woken AS (
     SELECT pg_notify(%(work)s, q.queue) FROM (SELECT DISTINCT queue FROM inserted) AS q
 )
-SELECT inserted.*, (SELECT count(*) FROM woken) FROM inserted
+SELECT inserted.id, inserted.enqueued_epoch, (SELECT count(*) FROM woken) FROM inserted
 """
 
 DROP_EXPIRED_IDS = """

@@ -1,0 +1,53 @@
+"""conveyor says so at start when the Redis it connects to may lose or evict jobs."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conveyor.backends import from_url
+from live_services import RedisServer
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A private Redis with an append-only file, as conveyor asks for."""
+    instance = RedisServer(tmp_path / "redis")
+    instance.start()
+    try:
+        yield instance
+    finally:
+        instance.close()
+
+
+async def warnings_at_open(url: str, caplog: pytest.LogCaptureFixture) -> str:
+    backend = from_url(url)
+    with caplog.at_level(logging.WARNING, logger="conveyor.redis"):
+        await backend.open()
+    await backend.close()
+    return caplog.text
+
+
+async def test_a_redis_that_may_lose_or_evict_jobs_is_named(
+    server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    with server.client() as client:
+        client.config_set("appendonly", "no")
+        client.config_set("maxmemory-policy", "allkeys-lru")
+
+    text = await warnings_at_open(server.url, caplog)
+
+    assert f"Redis at {server.url} keeps no append-only file" in text
+    assert "evicts keys when full (maxmemory-policy allkeys-lru)" in text
+
+
+async def test_a_redis_set_up_for_durability_is_not_named(
+    server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    text = await warnings_at_open(server.url, caplog)
+
+    assert "append-only" not in text
+    assert "evicts" not in text

@@ -16,6 +16,7 @@ from conveyor.backends import Backend, from_url
 from conveyor.errors import ConfigurationError
 from conveyor.job import JobHandle, JobRecord
 from conveyor.portal import Portal
+from conveyor.redact import redacted_url
 from conveyor.retry import Backoff
 from conveyor.scheduler import (
     MissedTicks,
@@ -80,7 +81,7 @@ class Conveyor:
         self._portal: Portal | None = None
 
     def __repr__(self) -> str:
-        return f"<Conveyor {self.url} tasks={len(self.tasks)}>"
+        return f"<Conveyor {redacted_url(self.url)} tasks={len(self.tasks)}>"
 
     # -- tasks -----------------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ from conveyor.correlation import reset_correlation_id, set_correlation_id
 from conveyor.errors import ConfigurationError, Retry, SerializationError, TaskTimeout
 from conveyor.executor import Executor
 from conveyor.job import JobError, JobRecord, JobState
+from conveyor.redact import redacted_url
 from conveyor.retry import retry_delay
 from conveyor.scheduler import MAX_PAUSE, Scheduler
 
@@ -122,7 +123,7 @@ class Worker:
             await hook(self.state)
         logger.info(
             "worker %s started: queues %s, concurrency %d, backend %s",
-            self.name, ",".join(self.queues), self.concurrency, self.app.url,
+            self.name, ",".join(self.queues), self.concurrency, redacted_url(self.app.url),
         )  # fmt: skip
         flusher = asyncio.create_task(self._flush_loop(), name="acknowledgements")
         loops = [

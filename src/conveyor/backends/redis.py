@@ -40,6 +40,7 @@ from conveyor.backends.base import (
 )
 from conveyor.errors import BackendUnavailable, ConfigurationError
 from conveyor.job import JobError, JobRecord, JobState
+from conveyor.redact import redacted_url
 
 try:
     import redis.asyncio as aioredis
@@ -75,8 +76,11 @@ class RedisBackend(Backend):
         super().__init__()
         parsed = urllib.parse.urlsplit(url)
         if parsed.scheme not in ("redis", "rediss", "unix"):
-            raise ConfigurationError(f"bad Redis URL {url!r}: use redis://host:port/db")
+            raise ConfigurationError(
+                f"bad Redis URL {redacted_url(url)!r}: use redis://host:port/db"
+            )
         self.url = url
+        self.where = redacted_url(url)  # the URL as messages and logs show it
         self._lock = threading.Lock()
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = (
             weakref.WeakKeyDictionary()
@@ -106,7 +110,7 @@ class RedisBackend(Backend):
                         retry_on_error=[redis.exceptions.ConnectionError],
                     )
                 except ValueError as exc:
-                    raise ConfigurationError(f"bad Redis URL {self.url!r}: {exc}") from None
+                    raise ConfigurationError(f"bad Redis URL {self.where!r}: {exc}") from None
                 self._clients[loop] = client
                 if not self._scripts:
                     self._scripts = {n: client.register_script(s) for n, s in SCRIPTS.items()}
@@ -118,7 +122,7 @@ class RedisBackend(Backend):
         try:
             return await self._scripts[name](keys=[], args=wire, client=client)
         except redis.exceptions.ConnectionError as exc:
-            raise BackendUnavailable(f"cannot reach Redis at {self.url}: {exc}") from exc
+            raise BackendUnavailable(f"cannot reach Redis at {self.where}: {exc}") from exc
 
     async def open(self) -> None:
         # every enqueue passes here: a loop whose client answered once is open
@@ -134,9 +138,9 @@ class RedisBackend(Backend):
             persistence = await client.info("persistence")
             memory = await client.info("memory")
         except redis.exceptions.ConnectionError as exc:
-            raise BackendUnavailable(f"cannot reach Redis at {self.url}: {exc}") from exc
+            raise BackendUnavailable(f"cannot reach Redis at {self.where}: {exc}") from exc
         _checked_servers.add(self.url)
-        _warn_about_settings(self.url, persistence, memory)
+        _warn_about_settings(self.where, persistence, memory)
 
     async def close(self) -> None:
         self._opened.discard(asyncio.get_running_loop())
@@ -354,7 +358,7 @@ class RedisBackend(Backend):
         except (redis.exceptions.ConnectionError, TimeoutError) as exc:
             with contextlib.suppress(redis.exceptions.RedisError, OSError):
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
-            raise BackendUnavailable(f"cannot reach Redis at {self.url}: {exc}") from exc
+            raise BackendUnavailable(f"cannot reach Redis at {self.where}: {exc}") from exc
         idle.append(pubsub)
 
     @contextlib.asynccontextmanager
@@ -364,7 +368,7 @@ class RedisBackend(Backend):
             await pubsub.subscribe(_wire(f"conveyor:job:{job_id}"))
             yield _ChannelWatch(pubsub)
         except redis.exceptions.ConnectionError as exc:
-            raise BackendUnavailable(f"cannot reach Redis at {self.url}: {exc}") from exc
+            raise BackendUnavailable(f"cannot reach Redis at {self.where}: {exc}") from exc
         finally:
             await pubsub.aclose()  # type: ignore[no-untyped-call]
 

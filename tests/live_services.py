@@ -6,6 +6,7 @@ skipped backend test is not a passing one.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import glob
 import os
@@ -38,14 +39,33 @@ def missing(service: str, why: object, problem: str = "is not reachable") -> NoR
 
 
 def fresh_redis() -> str:
-    """The test Redis database, emptied; fails (CI) or skips when Redis is down."""
+    """A store of its own in the test Redis database: a key prefix nobody used, whose keys
+    are deleted when the test run ends. Concurrent test runs on one server never meet.
+    Fails (CI) or skips when Redis is down."""
+    prefix = f"test-{os.getpid()}-{secrets.token_hex(4)}"
     try:
-        client = redis.Redis.from_url(REDIS_URL)
-        client.flushdb()
-        client.close()
+        with redis.Redis.from_url(REDIS_URL) as client:
+            client.ping()
     except redis.exceptions.ConnectionError as exc:
         missing("Redis", exc)
-    return REDIS_URL
+    if not _redis_prefixes:
+        atexit.register(_delete_redis_prefixes)
+    _redis_prefixes.append(prefix)
+    return f"{REDIS_URL}?prefix={prefix}"
+
+
+_redis_prefixes: list[str] = []
+
+
+def _delete_redis_prefixes() -> None:
+    with (
+        contextlib.suppress(redis.exceptions.RedisError),
+        redis.Redis.from_url(REDIS_URL) as client,
+    ):
+        for prefix in _redis_prefixes:
+            keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+            for start in range(0, len(keys), 1000):
+                client.unlink(*keys[start : start + 1000])
 
 
 @contextlib.contextmanager

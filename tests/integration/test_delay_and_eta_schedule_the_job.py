@@ -49,7 +49,9 @@ async def test_a_job_with_an_eta_is_scheduled_for_that_time(app: Conveyor) -> No
     worker = await work_off(app)
 
     assert info.state is JobState.SCHEDULED
-    assert info.due_at == pytest.approx(eta.timestamp(), abs=0.05)
+    # the eta becomes a delay on the producer's clock, then a due time on the store's:
+    # the two readings lie a round trip apart (longer on a busy machine)
+    assert info.due_at == pytest.approx(eta.timestamp(), abs=1.0)
     assert worker.processed == 0
     assert ran == []
 

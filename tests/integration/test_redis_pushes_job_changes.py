@@ -8,6 +8,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from conveyor import Context, Conveyor, JobState, Task
+from conveyor.backends.redis import RedisBackend
 from live_services import fresh_redis
 
 from .support import LIMIT, running_worker
@@ -23,7 +24,7 @@ async def report(ctx: Context = Context.INJECTED) -> str:
 
 
 async def subscribers(url: str, channel: str) -> int:
-    client = aioredis.Redis.from_url(url)
+    client = aioredis.Redis.from_url(url.split("?")[0])  # conveyor's own options off
     try:
         [(_, count)] = await client.pubsub_numsub(channel)
         return int(count)
@@ -42,7 +43,9 @@ async def test_events_arrive_in_order_from_the_jobs_channel() -> None:
             async for event in handle.events(poll=3600):
                 seen.append((event.state, event.progress))
                 if event.progress == 0.5 and not released.is_set():
-                    listening = await subscribers(url, f"conveyor:job:{handle.id}")
+                    assert isinstance(app.backend, RedisBackend)
+                    channel = f"{app.backend.prefix}:job:{handle.id}"
+                    listening = await subscribers(url, channel)
                     released.set()
             result = await handle.result(timeout=LIMIT)
 

@@ -22,7 +22,9 @@ async def test_a_claim_skips_a_missing_record_and_takes_the_rest() -> None:
     await backend.open()
     try:
         await backend.enqueue([job("a"), job("gone"), job("c")])
-        redis.Redis.from_url(url).delete("conveyor:{default}:job:gone")
+        assert isinstance(backend, RedisBackend)
+        raw = redis.Redis.from_url(url.split("?")[0])
+        assert raw.delete(f"{backend.prefix}:{{default}}:job:gone") == 1
 
         claimed = await backend.claim(["default"], 10, "worker-1", 30.0)
 

@@ -81,6 +81,17 @@ class RedisBackend(Backend):
             )
         self.url = url
         self.where = redacted_url(url)  # the URL as messages and logs show it
+        # `?prefix=` is conveyor's own: several apps (or test runs) share one database
+        query = urllib.parse.parse_qsl(parsed.query, keep_blank_values=True)
+        prefixes = [value for key, value in query if key == "prefix"]
+        self.prefix = prefixes[-1] if prefixes else redis_lua.DEFAULT_PREFIX
+        if not redis_lua.PREFIX_PATTERN.fullmatch(self.prefix):
+            raise ConfigurationError(
+                f"bad Redis URL {self.where!r}: prefix must be 1 to 64 letters, digits, "
+                f"'.', '_' or '-', got {self.prefix!r}"
+            )
+        rest = urllib.parse.urlencode([(key, value) for key, value in query if key != "prefix"])
+        self._client_url = urllib.parse.urlunsplit(parsed._replace(query=rest))
         self._lock = threading.Lock()
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = (
             weakref.WeakKeyDictionary()
@@ -101,7 +112,7 @@ class RedisBackend(Backend):
             if client is None:
                 try:
                     client = aioredis.Redis.from_url(
-                        self.url,
+                        self._client_url,
                         health_check_interval=30,
                         socket_keepalive=True,
                         # a pooled connection that died with a Redis restart is replaced,
@@ -113,7 +124,10 @@ class RedisBackend(Backend):
                     raise ConfigurationError(f"bad Redis URL {self.where!r}: {exc}") from None
                 self._clients[loop] = client
                 if not self._scripts:
-                    self._scripts = {n: client.register_script(s) for n, s in SCRIPTS.items()}
+                    self._scripts = {
+                        name: client.register_script(redis_lua.with_prefix(source, self.prefix))
+                        for name, source in SCRIPTS.items()
+                    }
             return client
 
     async def _run(self, name: str, args: Sequence[Any]) -> Any:
@@ -260,7 +274,7 @@ class RedisBackend(Backend):
                     head = cast(
                         list[tuple[bytes, float]],
                         await client.zrevrange(
-                            f"conveyor:{{{queue}}}:all", start, start + LIST_CHUNK - 1,
+                            f"{self.prefix}:{{{queue}}}:all", start, start + LIST_CHUNK - 1,
                             withscores=True,
                         ),
                     )  # fmt: skip
@@ -330,7 +344,7 @@ class RedisBackend(Backend):
         return float(seconds) + float(micros) / 1e6
 
     async def _queues(self) -> list[str]:
-        members = await self._client().smembers("conveyor:queues")
+        members = await self._client().smembers(f"{self.prefix}:queues")
         return sorted(m.decode() if isinstance(m, bytes) else m for m in members)
 
     # -- waiting without polling --------------------------------------------------------------
@@ -339,7 +353,7 @@ class RedisBackend(Backend):
         idle = self._idle.setdefault(asyncio.get_running_loop(), [])
         # one connection per waiter, kept for the next wait; a fresh one only when none is free
         pubsub = idle.pop() if idle else self._client().pubsub()
-        channels = [_wire(f"conveyor:{{{q}}}:work") for q in queues]
+        channels = [_wire(f"{self.prefix}:{{{q}}}:work") for q in queues]
         try:
             await pubsub.subscribe(*channels)
             # subscribed first, then looked: a job enqueued in between is not missed
@@ -365,7 +379,7 @@ class RedisBackend(Backend):
     async def watch_job(self, job_id: str, poll: float | None = None) -> AsyncIterator[JobWatch]:
         pubsub = self._client().pubsub(ignore_subscribe_messages=True)
         try:
-            await pubsub.subscribe(_wire(f"conveyor:job:{job_id}"))
+            await pubsub.subscribe(_wire(f"{self.prefix}:job:{job_id}"))
             yield _ChannelWatch(pubsub)
         except redis.exceptions.ConnectionError as exc:
             raise BackendUnavailable(f"cannot reach Redis at {self.where}: {exc}") from exc

@@ -1,8 +1,9 @@
 """The Lua scripts of the Redis backend: every state change is one script, one round trip.
 
-Key layout (all under the `conveyor:` prefix; `{Q}` is the queue's hash tag, so each
-queue's keys hash to one Redis Cluster slot). Redis Cluster is not supported yet: the scripts
-also touch the global keys at the end of this list, and declare no keys for routing.
+Key layout (all under the `conveyor:` prefix, or the one the URL's `?prefix=` names; `{Q}`
+is the queue's hash tag, so each queue's keys hash to one Redis Cluster slot). Redis Cluster
+is not supported yet: the scripts also touch the global keys at the end of this list, and
+declare no keys for routing.
 
     conveyor:{Q}:job:<id>    HASH   the job record
     conveyor:{Q}:ready       ZSET   due jobs; score (-priority) * 2^42 + sequence
@@ -35,6 +36,20 @@ removals before the additions keeps the order of events.
 """
 
 from __future__ import annotations
+
+import re
+
+DEFAULT_PREFIX = "conveyor"
+# a prefix goes into the scripts' string literals as it is: letters, digits and . _ - only
+PREFIX_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+def with_prefix(script: str, prefix: str) -> str:
+    """The script for a store whose keys start `prefix:` instead of `conveyor:`."""
+    if not PREFIX_PATTERN.fullmatch(prefix):
+        raise ValueError(f"bad key prefix {prefix!r}")
+    return script.replace(f"'{DEFAULT_PREFIX}:", f"'{prefix}:")
+
 
 PRELUDE = r"""
 local function now_s()

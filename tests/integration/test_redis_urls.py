@@ -1,0 +1,95 @@
+"""Redis URLs: a password and a database, and conveyor's own `?prefix=` namespace.
+
+Messages and logs never show the password.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from conveyor import Conveyor
+from conveyor.backends import from_url
+from conveyor.errors import BackendUnavailable, ConfigurationError
+from conveyor.job import JobRecord
+from live_services import RedisServer, fresh_redis
+
+from .support import work_off
+
+PASSWORD = "s3cret-pw"
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[RedisServer]:
+    instance = RedisServer(tmp_path / "redis")
+    instance.start()
+    with instance.client() as client:
+        client.config_set("requirepass", PASSWORD)
+    try:
+        yield instance
+    finally:
+        instance.close()
+
+
+async def ping() -> str:
+    return "pong"
+
+
+async def test_jobs_run_on_a_password_protected_database(
+    server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = f"redis://:{PASSWORD}@127.0.0.1:{server.port}/3"
+    async with Conveyor(url) as app:
+        task = app.task(ping)
+        handle = await task.enqueue()
+        with caplog.at_level(logging.INFO, logger="conveyor"):
+            await work_off(app)
+        assert await handle.result(timeout=5) == "pong"
+        assert PASSWORD not in repr(app)
+
+    assert f"redis://:***@127.0.0.1:{server.port}/3" in caplog.text, "the worker names its store"
+    assert PASSWORD not in caplog.text
+
+
+async def test_a_wrong_password_is_an_error_that_does_not_show_it(server: RedisServer) -> None:
+    backend = from_url(f"redis://:wrong-{PASSWORD}@127.0.0.1:{server.port}/0")
+
+    with pytest.raises(BackendUnavailable) as caught:
+        await backend.open()
+
+    assert "cannot reach Redis at redis://:***@127.0.0.1" in str(caught.value)
+    assert PASSWORD not in str(caught.value)
+
+
+def job(job_id: str) -> JobRecord:
+    return JobRecord(id=job_id, task="tasks.work", queue="default", payload=b"{}")
+
+
+async def test_stores_with_other_prefixes_share_a_database_without_meeting() -> None:
+    base = fresh_redis().split("?")[0]
+    first, second = from_url(f"{base}?prefix=app-one"), from_url(f"{base}?prefix=app-two")
+    for backend in (first, second):
+        await backend.open()
+    try:
+        await first.enqueue([job("same-id")])
+        [created] = await second.enqueue([job("same-id")])
+
+        assert created.created, "the other store had no job with that id"
+        assert [r.id for r in await second.claim(["default"], 10, "w", 30.0)] == ["same-id"]
+        assert [r.id for r in await first.claim(["default"], 10, "w", 30.0)] == ["same-id"]
+    finally:
+        for backend in (first, second):
+            await backend.close()
+        with redis.Redis.from_url(base) as client:
+            for key in [*client.scan_iter(match="app-one:*"), *client.scan_iter("app-two:*")]:
+                client.unlink(key)
+
+
+@pytest.mark.parametrize("prefix", ["", "has space", "x" * 65, "quote'd"])
+def test_a_bad_prefix_is_refused_with_what_is_allowed(prefix: str) -> None:
+    with pytest.raises(ConfigurationError, match="prefix must be 1 to 64 letters"):
+        from_url(f"redis://127.0.0.1:6379/0?prefix={prefix}")

@@ -19,8 +19,10 @@ from conveyor.errors import (
 )
 from conveyor.job import JobError, JobEvent, JobHandle, JobInfo, JobState
 from conveyor.scheduler import Schedule
-from conveyor.task import AsyncTask, EnqueueOptions, Signature, Task
+from conveyor.task import AsyncTask, EnqueueOptions, Signature, Step, Task
 from conveyor.worker import Worker
+from conveyor.workflow import chain, group
+from conveyor.workflow_handle import WorkflowHandle
 
 __all__ = [
     "ArgumentError",
@@ -46,7 +48,11 @@ __all__ = [
     "Schedule",
     "SerializationError",
     "Signature",
+    "Step",
     "Task",
     "TaskTimeout",
     "Worker",
+    "WorkflowHandle",
+    "chain",
+    "group",
 ]

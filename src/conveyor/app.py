@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import inspect
 import os
 import threading
@@ -25,7 +26,9 @@ from conveyor.scheduler import (
     check_timing,
     make_schedule,
 )
-from conveyor.task import AsyncTask, Signature, Task, TaskConfig
+from conveyor.task import AsyncTask, Signature, SyncExecutor, Task, TaskConfig
+from conveyor.workflow_handle import WorkflowHandle
+from conveyor.workflow_records import JOIN_TASK, join_task
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -104,6 +107,7 @@ class Conveyor:
         timeout: float | None = None,
         result_ttl: float | None = 86400.0,
         job_id: str | Callable[..., str] | None = None,
+        executor: SyncExecutor = "thread",
     ) -> TaskDecorator: ...
 
     def task(
@@ -119,6 +123,7 @@ class Conveyor:
         timeout: float | None = None,
         result_ttl: float | None = 86400.0,
         job_id: str | Callable[..., str] | None = None,
+        executor: SyncExecutor = "thread",
     ) -> Task[Any, Any] | TaskDecorator:
         """Register a function as a task. Every option has a default.
 
@@ -127,7 +132,9 @@ class Conveyor:
         backoff_base: its unit in seconds. timeout: seconds per attempt. result_ttl:
         seconds a finished job's record and result are kept (None keeps them).
         job_id: a format string over the arguments, or a callable taking them, that
-        derives a job id, making enqueue idempotent.
+        derives a job id, making enqueue idempotent. executor: where a sync task runs,
+        "thread" (the default) or "process" (a pool of child processes the worker can kill
+        on a timeout or a cancel request; the function must be defined at module level).
         """
         config = TaskConfig(
             queue=queue or self.default_queue,
@@ -138,6 +145,7 @@ class Conveyor:
             timeout=timeout,
             result_ttl=result_ttl,
             job_id=job_id,
+            executor=executor,
         )
 
         def register(fn: Callable[..., Any]) -> Task[Any, Any]:
@@ -325,6 +333,21 @@ class Conveyor:
     def job(self, job_id: str) -> JobHandle[Any]:
         """A handle on an existing job, by id."""
         return JobHandle(self, job_id, "?")
+
+    def workflow(self, workflow_id: str) -> WorkflowHandle:
+        """A handle on an existing workflow (chain, group or chord), by id."""
+        return WorkflowHandle(self, workflow_id)
+
+    def find_task(self, name: str) -> Task[Any, Any] | None:
+        """The task a job names: a registered one, or conveyor's own (the chord's join)."""
+        task = self.tasks.get(name)
+        if task is None and name == JOIN_TASK:
+            return self._join_task
+        return task
+
+    @functools.cached_property
+    def _join_task(self) -> Task[Any, Any]:
+        return join_task(self)
 
     def decode_result(self, record: JobRecord) -> Any:
         if record.result is None:

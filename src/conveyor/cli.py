@@ -124,6 +124,11 @@ url_option = click.option(
     help="Seconds between lease renewals.",
 )
 @click.option(
+    "--process-pool",
+    type=click.IntRange(1, 1_000),
+    help="Child processes for tasks declared executor='process' [default: CPUs, at most 4].",
+)
+@click.option(
     "--scheduler/--no-scheduler",
     default=True,
     show_default=True,
@@ -143,6 +148,7 @@ def worker(
     grace: float,
     lease: float,
     heartbeat: float,
+    process_pool: int | None,
     scheduler: bool,
     log_level: str,
 ) -> None:
@@ -163,6 +169,7 @@ def worker(
         grace=grace,
         lease=lease,
         heartbeat=heartbeat,
+        process_pool=process_pool,
         scheduler=scheduler,
     )
     _run(app, lambda: run_worker(app, **options))

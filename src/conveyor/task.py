@@ -10,7 +10,18 @@ import math
 import os
 import re
 from collections.abc import Callable, Coroutine, Mapping
-from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypedDict, TypeVar, cast, get_type_hints
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Concatenate,
+    Generic,
+    Literal,
+    ParamSpec,
+    TypedDict,
+    TypeVar,
+    cast,
+    get_type_hints,
+)
 
 from typing_extensions import Unpack
 
@@ -25,7 +36,11 @@ if TYPE_CHECKING:
     from conveyor.app import Conveyor
 
 P = ParamSpec("P")
+Q = ParamSpec("Q")
 R = TypeVar("R")
+
+# where a sync task runs: a thread of the worker, or a child process the worker can kill
+SyncExecutor = Literal["thread", "process"]
 
 QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 
@@ -58,6 +73,7 @@ class TaskConfig:
     timeout: float | None = None
     result_ttl: float | None = 86400.0
     job_id: str | Callable[..., str] | None = None
+    executor: SyncExecutor = "thread"
 
     def check(self, name: str) -> None:
         where = f"task {name!r}"
@@ -71,6 +87,10 @@ class TaskConfig:
         if self.result_ttl is not None and (not _is_number(self.result_ttl) or self.result_ttl < 0):
             raise ConfigurationError(
                 f"{where}: result_ttl must be a finite number of seconds >= 0, or None (keep)"
+            )
+        if self.executor not in ("thread", "process"):
+            raise ConfigurationError(
+                f"{where}: executor must be 'thread' or 'process', got {self.executor!r}"
             )
 
 
@@ -86,6 +106,8 @@ class Task(Generic[P, R]):
         self.name = name
         self.config = config
         self.is_async = inspect.iscoroutinefunction(func)
+        if config.executor == "process":
+            _check_importable(func, name, self.is_async)
         hints = _hints(func)
         signature = inspect.signature(func, eval_str=True)
         self.context_params = frozenset(
@@ -127,6 +149,12 @@ class Task(Generic[P, R]):
     def s(self, *args: P.args, **kwargs: P.kwargs) -> Signature[R]:
         """A checked, encoded call of this task, to enqueue later (in bulk or a workflow)."""
         return TaskCall(self, {}).s(*args, **kwargs)
+
+    def step(self: Task[Concatenate[Any, Q], R], *args: Q.args, **kwargs: Q.kwargs) -> Step[R]:
+        """A workflow step: this task called with the previous step's result first, then
+        `args` and `kwargs` (checked now): in `chain(a.s(1), b.step(2))` b runs as
+        `b(<a's result>, 2)`."""
+        return TaskCall(self, {}).step(*args, **kwargs)
 
     async def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> JobHandle[R]:
         return await TaskCall(self, {}).enqueue(*args, **kwargs)
@@ -186,17 +214,30 @@ class TaskCall(Generic[P, R]):
             )
         return self._signature(args, kwargs)
 
+    def step(self: TaskCall[Concatenate[Any, Q], R], *args: Q.args, **kwargs: Q.kwargs) -> Step[R]:
+        task = self.task
+        for option in ("connection", "job_id"):
+            if option in self._options:
+                raise ConfigurationError(
+                    f"{task.name}.options({option}=...) does not apply to a workflow step: "
+                    "the workflow stores its steps and names their jobs"
+                )
+        first = next(iter(task.signature.parameters.values()), None)
+        if first is None or first.kind not in _POSITIONAL:
+            raise ArgumentError(
+                f"{task.name}{task.signature}: a workflow step needs a first parameter that "
+                "can be passed by position, to receive the previous step's result"
+            )
+        arguments = task.bind((None, *args), dict(kwargs))  # None stands in for the result
+        del arguments[first.name]
+        payload = _encoded(task, arguments)
+        record = _record(task, arguments, payload, self._options, derive_id=False)
+        return Step(task, first.name, record)
+
     def _signature(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Signature[R]:
         task = self.task
         arguments = task.bind(args, dict(kwargs))
-        payload = task.codec.encode(arguments)
-        limit = task.app.max_payload_bytes
-        if len(payload) > limit:
-            raise PayloadTooLarge(
-                f"{task.name}: the encoded arguments are {len(payload)} bytes, over the "
-                f"{limit}-byte limit; store large data elsewhere and pass a reference "
-                "(or raise Conveyor(max_payload_bytes=...))"
-            )
+        payload = _encoded(task, arguments)
         return Signature(task, _record(task, arguments, payload, self._options))
 
     async def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> JobHandle[R]:
@@ -231,8 +272,44 @@ class Signature(Generic[R]):
         return self.task.app.portal.call(self.enqueue())
 
 
+class Step(Generic[R]):
+    """A checked workflow step (`task.step(...)`): a call that lacks only its first
+    argument, `into`, which the previous step's result fills in. `record.payload` holds
+    the other arguments."""
+
+    __slots__ = ("into", "record", "task")
+
+    def __init__(self, task: Task[Any, R], into: str, record: JobRecord) -> None:
+        self.task = task
+        self.into = into
+        self.record = record
+
+    def __repr__(self) -> str:
+        return f"<Step {self.task.name} into={self.into}>"
+
+
+_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
+
+def _encoded(task: Task[Any, Any], arguments: dict[str, Any]) -> bytes:
+    payload = task.codec.encode(arguments)
+    limit = task.app.max_payload_bytes
+    if len(payload) > limit:
+        raise PayloadTooLarge(
+            f"{task.name}: the encoded arguments are {len(payload)} bytes, over the "
+            f"{limit}-byte limit; store large data elsewhere and pass a reference "
+            "(or raise Conveyor(max_payload_bytes=...))"
+        )
+    return payload
+
+
 def _record(
-    task: Task[Any, Any], arguments: dict[str, Any], payload: bytes, options: EnqueueOptions
+    task: Task[Any, Any],
+    arguments: dict[str, Any],
+    payload: bytes,
+    options: EnqueueOptions,
+    *,
+    derive_id: bool = True,
 ) -> JobRecord:
     config = task.config
     headers = dict(options.get("headers", {}))
@@ -240,7 +317,7 @@ def _record(
     if correlation_id is not None:
         headers.setdefault(CORRELATION_HEADER, correlation_id)
     job_id = options.get("job_id")
-    if job_id is None and config.job_id is not None:
+    if job_id is None and config.job_id is not None and derive_id:
         complete = inspect.BoundArguments(task.signature, dict(arguments))
         complete.apply_defaults()
         job_id = _derive_id(task, config.job_id, dict(complete.arguments))
@@ -359,6 +436,22 @@ def _check_priority(priority: object, where: str) -> None:
 def _check_timeout(timeout: object, where: str) -> None:
     if timeout is not None and (not _is_number(timeout) or timeout <= 0):  # type: ignore[operator]
         raise ConfigurationError(f"{where}: timeout must be a positive number of seconds or None")
+
+
+def _check_importable(func: Callable[..., Any], name: str, is_async: bool) -> None:
+    """A process task's child finds the function by module and name: it must be findable."""
+    where = f"task {name!r} (executor='process')"
+    if is_async:
+        raise ConfigurationError(
+            f"{where}: only sync functions run in the process pool; async tasks run on "
+            "the worker's event loop"
+        )
+    qualname = getattr(func, "__qualname__", "")
+    if not getattr(func, "__module__", None) or "<" in qualname:
+        raise ConfigurationError(
+            f"{where}: {qualname or func!r} is defined inside a function (or is a lambda), so "
+            "the pool's processes cannot import it by name: define it at module level"
+        )
 
 
 def _hints(func: Callable[..., Any]) -> dict[str, Any]:

@@ -30,9 +30,11 @@ from conveyor.correlation import reset_correlation_id, set_correlation_id
 from conveyor.errors import ConfigurationError, Retry, SerializationError, TaskTimeout
 from conveyor.executor import Executor
 from conveyor.job import JobError, JobRecord, JobState
+from conveyor.processes import ProcessTaskError
 from conveyor.redact import redacted_url
 from conveyor.retry import retry_delay
 from conveyor.scheduler import MAX_PAUSE, Scheduler
+from conveyor.workflow_records import follow_ups as workflow_follow_ups
 
 logger = logging.getLogger("conveyor.worker")
 
@@ -46,7 +48,7 @@ class _Running:
     context: Context | None = None
     task: asyncio.Task[None] | None = None
     stop_reason: StopReason | None = None
-    sync: bool = False
+    in_thread: bool = False  # a thread cannot be cancelled: it only sees ctx.cancelled
 
 
 class Worker:
@@ -66,6 +68,7 @@ class Worker:
         max_recoveries: int = DEFAULT_MAX_RECOVERIES,
         idle_poll: float = 1.0,
         scheduler: bool = True,
+        process_pool: int | None = None,
     ) -> None:
         if concurrency < 1:
             raise ConfigurationError("concurrency must be at least 1")
@@ -76,6 +79,10 @@ class Worker:
             )
         if grace < 0:
             raise ConfigurationError("grace must be >= 0 seconds")
+        if process_pool is None:  # started only when a task declared executor="process" runs
+            process_pool = min(4, os.cpu_count() or 1)
+        if process_pool < 1:
+            raise ConfigurationError("process_pool must be at least 1")
         self.app = app
         self.queues = list(dict.fromkeys(queues or _queues_of(app)))
         if not self.queues:
@@ -96,6 +103,8 @@ class Worker:
         self._acks: list[Ack] = []
         self._updates: dict[str, tuple[RunningUpdate, list[concurrent.futures.Future[None]]]] = {}
         self._outbox = asyncio.Event()
+        self._acked = asyncio.Event()  # set while every outcome so far is written
+        self._acked.set()
         self._slot_freed = asyncio.Event()
         self._stopping = asyncio.Event()
         # set when the background loops must end; they check it rather than trusting
@@ -103,7 +112,7 @@ class Worker:
         self._finished = asyncio.Event()
         self._hurry = False
         self._closing = False
-        self._executor = Executor(concurrency)
+        self._executor = Executor(concurrency, process_pool)
         self._backend: Backend | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -202,7 +211,7 @@ class Worker:
         tasks = [r.task for r in leftovers if r.task is not None]
         if tasks:
             await asyncio.wait(tasks, timeout=1.0)
-        for running in leftovers:  # sync jobs in threads cannot be cancelled: hand them back
+        for running in leftovers:  # jobs in threads cannot be cancelled: hand them back
             if running.record.id in self._running:
                 self._finish(running, Ack(running.lease, JobState.QUEUED))
         if leftovers:
@@ -238,6 +247,10 @@ class Worker:
                 continue
             if self.burst:
                 if not self._running:
+                    if not self._acked.is_set():
+                        # outcomes being written may carry follow-ups: a chain's next step
+                        await self._wait_any(self._acked.wait())
+                        continue
                     return
                 self._slot_freed.clear()
                 await self._wait_any(self._slot_freed.wait())
@@ -262,7 +275,7 @@ class Worker:
 
     async def _execute(self, running: _Running) -> None:
         record = running.record
-        task = self.app.tasks.get(record.task)
+        task = self.app.find_task(record.task)
         if task is None:
             error = JobError(
                 "UnknownTask",
@@ -302,11 +315,10 @@ class Worker:
             running.context = context
             for name in task.context_params:
                 kwargs[name] = context
-        running.sync = not task.is_async
+        running.in_thread = not task.is_async and task.config.executor == "thread"
         token = set_correlation_id(record.headers.get(CORRELATION_HEADER))
         try:
-            result = await self._executor.run(task, args, kwargs, record.timeout, record.id)
-            payload = task.result_codec.encode(result)
+            payload = await self._executor.run(task, record, args, kwargs, _Reporter(self, running))
         except asyncio.CancelledError:
             current = asyncio.current_task()
             if current is not None:
@@ -331,7 +343,14 @@ class Worker:
         if running.stop_reason == "cancel_requested":
             self._stopped(running)  # it returned, but only because it was asked to stop
             return
-        self._finish(running, Ack(running.lease, JobState.SUCCEEDED, result=payload))
+        try:  # a workflow's next jobs are enqueued with the success, atomically
+            follow_ups = workflow_follow_ups(record, payload)
+        except SerializationError as exc:
+            error = JobError(type(exc).__name__, str(exc), reason="undecodable")
+            self._finish(running, Ack(running.lease, JobState.FAILED, error=error))
+            return
+        ack = Ack(running.lease, JobState.SUCCEEDED, result=payload, follow_ups=follow_ups)
+        self._finish(running, ack)
 
     def _stopped(self, running: _Running) -> None:
         reason = running.stop_reason
@@ -347,11 +366,18 @@ class Worker:
         self, running: _Running, exc: BaseException, delay: float | None, reason: str = "exception"
     ) -> None:
         record = running.record
-        task = self.app.tasks[record.task]
+        task = self.app.find_task(record.task)
+        assert task is not None  # it ran
+        trace: str | None
+        if isinstance(exc, ProcessTaskError):  # raised in a child process, carried as text
+            type_name, trace = exc.type_name, exc.traceback_text
+        else:
+            type_name = f"{type(exc).__module__}.{type(exc).__qualname__}"
+            trace = None if isinstance(exc, TaskTimeout) else user_traceback(exc)
         error = JobError(
-            type=f"{type(exc).__module__}.{type(exc).__qualname__}".removeprefix("builtins."),
+            type=type_name.removeprefix("builtins."),
             message=str(exc),
-            traceback=None if isinstance(exc, TaskTimeout) else user_traceback(exc),
+            traceback=trace,
             reason=reason,
         )
         if record.attempts < record.max_attempts:
@@ -377,6 +403,7 @@ class Worker:
         self._forget(running)
         self.processed += 1
         self._acks.append(ack)
+        self._acked.clear()
         self._outbox.set()
 
     def _forget(self, running: _Running) -> None:
@@ -409,6 +436,8 @@ class Worker:
             try:
                 await self._flush()
                 backoff = 0.05
+                if not self._acks:
+                    self._acked.set()
                 if self._closing and not self._acks and not self._updates:
                     return
             except Exception as exc:  # the backend is away: keep the outcomes, try again
@@ -419,19 +448,23 @@ class Worker:
 
     async def _flush(self) -> None:
         assert self._backend is not None
+        # both taken at once: an outcome queued while the updates were being written may
+        # follow updates queued meanwhile too (a checkpoint saved just before returning),
+        # and must not be written before them, or they would land on a finished job
         updates, self._updates = self._updates, {}
+        acks, self._acks = self._acks, []
         if updates:
             try:
                 await self._backend.update_running([u for u, _ in updates.values()])
             except BaseException:
                 for job_id, pending in updates.items():
                     self._updates.setdefault(job_id, pending)
+                self._acks[:0] = acks
                 raise
             for _, futures in updates.values():
                 for future in futures:
                     if not future.done():
                         future.set_result(None)
-        acks, self._acks = self._acks, []
         if not acks:
             return
         try:
@@ -504,7 +537,7 @@ class Worker:
                         item.record.id,
                     )
                     self._interrupt(item, "lease_lost")
-                    if item.sync:
+                    if item.in_thread:
                         self._forget(item)
                 elif status.cancel_requested and item.stop_reason is None:
                     self._interrupt(item, "cancel_requested")
@@ -513,7 +546,7 @@ class Worker:
         running.stop_reason = reason
         if running.context is not None:
             running.context._mark_cancelled()
-        if running.task is not None and not running.sync:
+        if running.task is not None and not running.in_thread:
             running.task.cancel()
 
     async def _sweep_loop(self) -> None:

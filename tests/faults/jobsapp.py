@@ -37,10 +37,17 @@ START, END, CANCEL, BLOCK = "start", "end", "cancel", "block"
 
 def note(kind: str, ctx: Context) -> None:
     """Append "<kind> <job id> <pid> <attempt> <monotonic ns>" to the oracle log."""
-    line = f"{kind} {ctx.job_id} {os.getpid()} {ctx.attempt} {time.monotonic_ns()}\n"
-    fd = os.open(os.environ[LOG_ENV], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    append(
+        os.environ[LOG_ENV],
+        f"{kind} {ctx.job_id} {os.getpid()} {ctx.attempt} {time.monotonic_ns()}",
+    )
+
+
+def append(path: str, line: str) -> None:
+    """One `write` of one line: it survives the writer's SIGKILL whole, or not at all."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        os.write(fd, line.encode())
+        os.write(fd, f"{line}\n".encode())
     finally:
         os.close(fd)
 
@@ -67,6 +74,29 @@ def sync_nap(seconds: float, ctx: Context = Context.INJECTED) -> int:
     time.sleep(seconds * scale())
     note(END, ctx)
     return os.getpid()
+
+
+def import_rows(rows_file: str, total: int, chunk: int, ctx: Context = Context.INJECTED) -> int:
+    """Import rows 0..total-1 in chunks, as "<attempt> <row>" lines of `rows_file`.
+
+    After each chunk the next row is saved as the checkpoint, durably, so a later attempt
+    starts there. Returns the row this attempt started at.
+    """
+    note(START, ctx)
+    start: int = ctx.checkpoint["row"] if ctx.checkpoint else 0
+    for first in range(start, total, chunk):
+        for row in range(first, min(first + chunk, total)):
+            append(rows_file, f"{ctx.attempt} {row}")
+            time.sleep(0.01 * scale())
+        ctx.save_checkpoint({"row": min(first + chunk, total)}).wait()
+    note(END, ctx)
+    return start
+
+
+def pid_nap(pid_file: str, seconds: float) -> None:
+    """Write this process's pid to `pid_file`, then sleep: a process task's child."""
+    append(pid_file, str(os.getpid()))
+    time.sleep(seconds * scale())
 
 
 async def die_after_return(ctx: Context = Context.INJECTED) -> int:
@@ -125,6 +155,31 @@ async def flop(ctx: Context = Context.INJECTED) -> None:
     raise RuntimeError(f"job {ctx.job_id} flops, as it should")
 
 
+async def count_up(value: int, ctx: Context = Context.INJECTED) -> int:
+    """A workflow step: `value` + 1, after a short nap."""
+    note(START, ctx)
+    await asyncio.sleep(0.05 * scale())
+    note(END, ctx)
+    return value + 1
+
+
+async def count_up_then_die(value: int, ctx: Context = Context.INJECTED) -> int:
+    """`value` + 1; on the first attempt the worker dies before it writes the outcome, and
+    with it the workflow's next job (the kill is timed as in `die_after_return`)."""
+    note(START, ctx)
+    note(END, ctx)
+    if ctx.attempt == 1:
+        asyncio.get_running_loop().call_soon(os.kill, os.getpid(), signal.SIGKILL)
+    return value + 1
+
+
+async def add_up(values: list[int], ctx: Context = Context.INJECTED) -> int:
+    """A chord's callback: the sum of its members' results."""
+    note(START, ctx)
+    note(END, ctx)
+    return sum(values)
+
+
 class Jobs:
     """The fault tests' tasks, registered under fixed names on one app."""
 
@@ -133,6 +188,8 @@ class Jobs:
         task = self.app.task
         self.nap = task(name="faults.nap")(nap)
         self.sync_nap = task(name="faults.sync_nap")(sync_nap)
+        self.import_rows = task(name="faults.import_rows")(import_rows)
+        self.pid_nap = task(name="faults.pid_nap", executor="process")(pid_nap)
         self.die_after_return = task(name="faults.die_after_return")(die_after_return)
         self.stall = task(name="faults.stall")(stall)
         self.poison = task(name="faults.poison")(poison)
@@ -141,6 +198,9 @@ class Jobs:
         self.brief = task(name="faults.brief", result_ttl=BRIEF_TTL)(echo)
         self.flop = task(name="faults.flop", retries=0, result_ttl=BRIEF_TTL)(flop)
         self.tick = task(name="faults.tick")(tick)
+        self.count_up = task(name="faults.count_up")(count_up)
+        self.count_up_then_die = task(name="faults.count_up_then_die")(count_up_then_die)
+        self.add_up = task(name="faults.add_up")(add_up)
         if os.environ.get(CRON_ENV):
             self.app.cron("* * * * * *", name="faults.tick")(self.tick)
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from conveyor import Conveyor, JobHandle, JobInfo, JobState, Worker
+from conveyor import Conveyor, ConveyorError, JobHandle, JobInfo, JobState, Worker, WorkflowHandle
 
 # short enough that a test never waits long for a retry, a heartbeat or an idle poll
 LEASE = 2.0
@@ -75,3 +75,9 @@ async def wait_for(handle: JobHandle[Any], state: JobState) -> JobInfo:
             return info
         assert time.monotonic() < deadline, f"job still {info.state}, never {state}"
         await asyncio.sleep(0.01)
+
+
+async def settle(workflow: WorkflowHandle) -> None:
+    """Wait for the workflow to end, whichever way (a worker must be running)."""
+    with contextlib.suppress(ConveyorError):
+        await workflow.result(timeout=LIMIT)

@@ -31,9 +31,13 @@ PUBLIC_NAMES = [
     "Schedule",
     "SerializationError",
     "Signature",
+    "Step",
     "Task",
     "TaskTimeout",
     "Worker",
+    "WorkflowHandle",
+    "chain",
+    "group",
 ]
 
 

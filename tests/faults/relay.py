@@ -3,7 +3,10 @@
 A worker given the relay's address instead of the server's reaches the same store, but
 `cut()` resets every connection through the relay and every new one while the cut lasts
 (the peer sees its connection reset, as when a firewall rejects it), and `restore()` lets
-connections through again. Other clients, connected straight to the server, are untouched.
+connections through again. `stall()` is the silent kind of cut: every connection through the
+relay, and every new one, stays open but carries nothing, for good; only connections made
+after `restore()` reach the server. Other clients, connected straight to the server, are
+untouched.
 The relay runs on the test's event loop.
 """
 
@@ -20,6 +23,8 @@ class Relay:
         self.accepted = 0  # connections let through, over the relay's life
         self.reset = 0  # connections reset by a cut
         self._open = True
+        self._stalled = False
+        self._silent: set[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = set()
         self._server: asyncio.Server | None = None
         self._pairs: set[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = set()
         self._pipes: set[asyncio.Task[None]] = set()
@@ -45,11 +50,21 @@ class Relay:
             self.reset += 1
         self._pairs.clear()
 
+    def stall(self) -> None:
+        """Carry nothing more on the relay's connections, without closing them."""
+        self._stalled = True
+        self._silent |= self._pairs
+        self._pairs.clear()
+
     def restore(self) -> None:
         self._open = True
+        self._stalled = False
 
     async def close(self) -> None:
         self.cut()
+        for client, upstream in self._silent:
+            client.transport.abort()
+            upstream.transport.abort()
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -58,6 +73,11 @@ class Relay:
         await asyncio.gather(*self._pipes, return_exceptions=True)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self._stalled:  # accepted, and then never answered
+            with contextlib.suppress(OSError):
+                while await reader.read(65536):
+                    pass
+            return
         if not self._open:
             writer.transport.abort()
             self.reset += 1
@@ -86,6 +106,8 @@ class Relay:
     ) -> None:
         with contextlib.suppress(OSError):
             while data := await source.read(65536):
+                if pair in self._silent:
+                    continue  # a stalled connection swallows what it is given
                 sink.write(data)
                 await sink.drain()
         # one side ended: end the other too, so neither peer waits on a half-open link

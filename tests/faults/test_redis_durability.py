@@ -347,3 +347,39 @@ async def test_expired_results_and_purged_dead_letters_leave_redis_at_its_baseli
                 f"used_memory back within {MEMORY_NOISE} bytes of its baseline "
                 f"{baseline_memory} (it peaked at {peak_memory})",
             )
+
+
+async def test_a_worker_whose_connections_go_silent_times_out_and_resumes(tmp_path: Path) -> None:
+    """A cut that drops everything and closes nothing (a partition, a dead NAT entry): the
+    worker's commands time out (`?socket_timeout=`) instead of waiting forever on those
+    connections, and it carries on over new ones. The silent ones stay silent for good."""
+    with private_redis(tmp_path / "redis") as server:
+        async with open_harness(tmp_path, server.url) as harness:
+            relay = Relay("127.0.0.1", server.port)
+            await relay.start()
+            try:
+                worker = harness.start_worker(
+                    concurrency=4, lease=LEASE, heartbeat=HEARTBEAT,
+                    url=relay.url("/0?socket_timeout=1"),
+                )  # fmt: skip
+                first = await enqueue_naps(harness, 20, 0)
+                await harness.wait_until(
+                    lambda: all_succeeded(harness, len(first)), 30, "the first batch"
+                )
+                relay.stall()
+                await asyncio.sleep(2)  # its waits, sweeps and heartbeats meet silence
+                relay.restore()
+                second = await enqueue_naps(harness, 20, 0)
+                await harness.wait_until(
+                    lambda: all_succeeded(harness, len(first) + len(second)),
+                    45,
+                    "the worker to run jobs over new connections",
+                )
+            finally:
+                await relay.close()
+
+            runs = harness.runs()
+            verdict = classify(first + second, await harness.records(), runs)
+            assert verdict.nothing_lost, verdict.summary()
+            assert worker.alive, "the worker should have timed out and carried on, not died"
+            assert {run.pid for job_id in second for run in runs[job_id]} == {worker.pid}

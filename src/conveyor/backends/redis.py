@@ -65,6 +65,8 @@ logger = logging.getLogger("conveyor.redis")
 LIST_CHUNK = 200
 MAINTENANCE_BATCH = 1000  # jobs one maintenance script touches, so none blocks Redis long
 CONFIRM_TIMEOUT = 10.0  # seconds Redis gets to confirm a subscription
+SOCKET_TIMEOUT = 30.0  # seconds a command may wait for its answer (?socket_timeout=)
+CONNECT_TIMEOUT = 10.0  # seconds a connection may take (?socket_connect_timeout=)
 
 
 class RedisBackend(Backend):
@@ -115,6 +117,10 @@ class RedisBackend(Backend):
                         self._client_url,
                         health_check_interval=30,
                         socket_keepalive=True,
+                        # a command with no answer fails instead of hanging on a connection
+                        # a network cut silently (the URL's own values win)
+                        socket_timeout=SOCKET_TIMEOUT,
+                        socket_connect_timeout=CONNECT_TIMEOUT,
                         # a pooled connection that died with a Redis restart is replaced,
                         # not reported; every script is safe to run again (see redis_lua)
                         retry=Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.5), 3),
@@ -135,7 +141,7 @@ class RedisBackend(Backend):
         wire = [_wire(a) if isinstance(a, str) else a for a in args]
         try:
             return await self._scripts[name](keys=[], args=wire, client=client)
-        except redis.exceptions.ConnectionError as exc:
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
             raise BackendUnavailable(f"cannot reach Redis at {self.where}: {exc}") from exc
 
     async def open(self) -> None:

@@ -105,6 +105,7 @@ class Worker:
         self._outbox = asyncio.Event()
         self._acked = asyncio.Event()  # set while every outcome so far is written
         self._acked.set()
+        self._flushes = 0  # writes of outcomes so far: a claim that began before one is stale
         self._slot_freed = asyncio.Event()
         self._stopping = asyncio.Event()
         # set when the background loops must end; they check it rather than trusting
@@ -231,6 +232,7 @@ class Worker:
                 self._slot_freed.clear()
                 await self._wait_any(self._slot_freed.wait())
                 continue
+            flushes = self._flushes
             try:
                 records = await backend.claim(self.queues, free, self.name, self.lease)
             except Exception as exc:  # the backend is away: back off, keep trying
@@ -247,9 +249,12 @@ class Worker:
                 continue
             if self.burst:
                 if not self._running:
+                    # outcomes written during that claim, or still being written, may carry
+                    # follow-ups (a chain's next step): look again once they are in
                     if not self._acked.is_set():
-                        # outcomes being written may carry follow-ups: a chain's next step
                         await self._wait_any(self._acked.wait())
+                        continue
+                    if self._flushes != flushes:
                         continue
                     return
                 self._slot_freed.clear()
@@ -436,6 +441,7 @@ class Worker:
             try:
                 await self._flush()
                 backoff = 0.05
+                self._flushes += 1
                 if not self._acks:
                     self._acked.set()
                 if self._closing and not self._acks and not self._updates:

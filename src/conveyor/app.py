@@ -27,6 +27,7 @@ from conveyor.scheduler import (
     make_schedule,
 )
 from conveyor.task import AsyncTask, Signature, SyncExecutor, Task, TaskConfig
+from conveyor.unique import Unique
 from conveyor.workflow_handle import WorkflowHandle
 from conveyor.workflow_records import JOIN_TASK, join_task
 
@@ -108,6 +109,7 @@ class Conveyor:
         result_ttl: float | None = 86400.0,
         job_id: str | Callable[..., str] | None = None,
         executor: SyncExecutor = "thread",
+        unique: Unique | None = None,
     ) -> TaskDecorator: ...
 
     def task(
@@ -124,6 +126,7 @@ class Conveyor:
         result_ttl: float | None = 86400.0,
         job_id: str | Callable[..., str] | None = None,
         executor: SyncExecutor = "thread",
+        unique: Unique | None = None,
     ) -> Task[Any, Any] | TaskDecorator:
         """Register a function as a task. Every option has a default.
 
@@ -135,6 +138,9 @@ class Conveyor:
         derives a job id, making enqueue idempotent. executor: where a sync task runs,
         "thread" (the default) or "process" (a pool of child processes the worker can kill
         on a timeout or a cancel request; the function must be defined at module level).
+        unique: "until_started", "until_finished" or a timedelta: while a job of the same
+        call (task and arguments) is pending, pending or running, or was enqueued less than
+        that long ago, enqueue returns that job instead of storing another.
         """
         config = TaskConfig(
             queue=queue or self.default_queue,
@@ -146,6 +152,7 @@ class Conveyor:
             result_ttl=result_ttl,
             job_id=job_id,
             executor=executor,
+            unique=unique,
         )
 
         def register(fn: Callable[..., Any]) -> Task[Any, Any]:

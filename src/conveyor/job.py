@@ -38,6 +38,13 @@ FINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLE
 PENDING_STATES = frozenset({JobState.SCHEDULED, JobState.QUEUED})
 
 
+class UniqueUntil(enum.StrEnum):
+    """What releases a job's unique key (a duration is the other way: `unique_for`)."""
+
+    STARTED = "started"  # its first claim
+    FINISHED = "finished"  # its end: succeeded, failed or cancelled
+
+
 @dataclasses.dataclass(slots=True)
 class JobError:
     """Why a job failed: the exception inside the task, or the worker's reason."""
@@ -93,6 +100,22 @@ class JobRecord:
     expires_at: float | None = None  # when a finished job's record is dropped (result TTL)
     # set on enqueue: seconds to wait before the job is due (relative to the backend's clock)
     delay: float = 0.0
+    # While the key is held, an enqueue with the same key returns this job instead. The key
+    # belongs to the last job stored with it, and is held until `unique_until` happens or,
+    # instead, for `unique_for` seconds after the enqueue.
+    unique_key: str | None = None
+    unique_until: UniqueUntil | None = None
+    unique_for: float | None = None
+
+    def holds_unique_key(self, now: float) -> bool:
+        if self.unique_key is None:
+            return False
+        if self.unique_for is not None:
+            return now < self.enqueued_at + self.unique_for
+        if self.unique_until is UniqueUntil.STARTED:
+            # a job handed back unrun has attempts 0 again; a retry after a run does not
+            return self.state in PENDING_STATES and self.attempts == 0
+        return not self.state.is_final
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -31,6 +31,7 @@ from conveyor.errors import ArgumentError, ConfigurationError, PayloadTooLarge
 from conveyor.job import PRIORITY_LIMIT, JobHandle, JobRecord
 from conveyor.retry import Backoff, check_backoff
 from conveyor.serialization import ArgumentCodec, ValueCodec
+from conveyor.unique import Unique, check_unique, make_unique
 
 if TYPE_CHECKING:
     from conveyor.app import Conveyor
@@ -51,6 +52,7 @@ class EnqueueOptions(TypedDict, total=False):
     delay: float | datetime.timedelta  # seconds from now before the job is due
     eta: datetime.datetime  # when the job is due (timezone-aware)
     job_id: str  # makes enqueue idempotent: a live job with this id is returned instead
+    unique: Unique | None  # while a job of the same call holds it, enqueue returns that job
     priority: int  # higher runs first
     queue: str
     retries: int
@@ -74,6 +76,7 @@ class TaskConfig:
     result_ttl: float | None = 86400.0
     job_id: str | Callable[..., str] | None = None
     executor: SyncExecutor = "thread"
+    unique: Unique | None = None
 
     def check(self, name: str) -> None:
         where = f"task {name!r}"
@@ -88,6 +91,9 @@ class TaskConfig:
             raise ConfigurationError(
                 f"{where}: result_ttl must be a finite number of seconds >= 0, or None (keep)"
             )
+        check_unique(self.unique, where)
+        if self.unique is not None and self.job_id is not None:
+            raise ConfigurationError(f"{where}: give job_id or unique, not both")
         if self.executor not in ("thread", "process"):
             raise ConfigurationError(
                 f"{where}: executor must be 'thread' or 'process', got {self.executor!r}"
@@ -321,7 +327,7 @@ def _record(
         complete = inspect.BoundArguments(task.signature, dict(arguments))
         complete.apply_defaults()
         job_id = _derive_id(task, config.job_id, dict(complete.arguments))
-    return JobRecord(
+    record = JobRecord(
         id=job_id or os.urandom(16).hex(),
         task=task.name,
         queue=options.get("queue", config.queue),
@@ -333,6 +339,14 @@ def _record(
         result_ttl=config.result_ttl,
         delay=_delay(options),
     )
+    unique = options.get("unique", config.unique)
+    if unique is not None and derive_id:  # a workflow names its steps: they are not deduplicated
+        if job_id is not None:
+            raise ConfigurationError(
+                f"{task.name}: give job_id or unique, not both (options(unique=None) drops it)"
+            )
+        make_unique(record, unique)
+    return record
 
 
 def _derive_id(
@@ -386,6 +400,8 @@ def _checked(options: EnqueueOptions, name: str) -> EnqueueOptions:
     job_id = options.get("job_id")
     if job_id is not None and (not isinstance(job_id, str) or not 0 < len(job_id) <= 200):
         raise ConfigurationError(f"{where}: job_id must be a string of 1 to 200 characters")
+    if "unique" in options:
+        check_unique(options["unique"], where)
     if "priority" in options:
         _check_priority(options["priority"], where)
     if "headers" in options:

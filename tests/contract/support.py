@@ -7,7 +7,7 @@ import itertools
 from collections.abc import Sequence
 
 from conveyor.backends.base import Ack, Backend, Lease
-from conveyor.job import JobError, JobRecord, JobState
+from conveyor.job import JobError, JobRecord, JobState, UniqueUntil
 
 LONG_LEASE = 30.0  # a lease that holds for the whole test
 SHORT_LEASE = 0.2  # a lease a test lets expire
@@ -25,6 +25,9 @@ def make_job(
     delay: float = 0.0,
     payload: bytes = b'{"args": []}',
     result_ttl: float | None = None,
+    unique_key: str | None = None,
+    unique_until: UniqueUntil | None = None,
+    unique_for: float | None = None,
 ) -> JobRecord:
     return JobRecord(
         id=f"job-{next(_ids)}" if job_id is None else job_id,
@@ -34,6 +37,9 @@ def make_job(
         priority=priority,
         delay=delay,
         result_ttl=result_ttl,
+        unique_key=unique_key,
+        unique_until=unique_until,
+        unique_for=unique_for,
     )
 
 

@@ -9,6 +9,7 @@ import sys
 import psycopg
 import pytest
 
+from conveyor.backends import postgres_schema
 from conveyor.backends.postgres import BATCH, PostgresBackend
 from conveyor.backends.postgres_schema import SCHEMA_VERSION
 from conveyor.errors import ConfigurationError
@@ -17,7 +18,7 @@ from conveyor.job import JobRecord, JobState
 INDEXES = {
     "conveyor_jobs_pkey", "conveyor_jobs_id_key", "conveyor_jobs_pending",
     "conveyor_jobs_scheduled", "conveyor_jobs_leases", "conveyor_jobs_expiry",
-    "conveyor_jobs_state",
+    "conveyor_jobs_state", "conveyor_jobs_unique",
 }  # fmt: skip
 
 
@@ -125,3 +126,33 @@ async def test_purges_delete_past_one_batch(backend: PostgresBackend, conninfo: 
     assert await backend.purge_expired() == 0
     assert await backend.purge({JobState.FAILED}) == count
     assert await backend.counts() == {}
+
+
+async def test_an_upgrade_keeps_the_jobs_stored_before_it(
+    pg_url: str, conninfo: str, schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with monkeypatch.context() as patch:  # a store made by the release before unique keys
+        patch.setattr(postgres_schema, "MIGRATIONS", postgres_schema.MIGRATIONS[:1])
+        patch.setattr(postgres_schema, "SCHEMA_VERSION", 1)
+        assert await PostgresBackend(pg_url).migrate() == (0, 1)
+    with psycopg.connect(conninfo) as conn:
+        conn.execute(
+            f'INSERT INTO "{schema}".conveyor_jobs (id, task, queue, state, payload, '
+            "enqueued_at, due_at) VALUES ('old', 'tasks.work', 'default', 'queued', '', "
+            "now(), now())".encode()
+        )
+
+    backend = PostgresBackend(pg_url)
+    assert await backend.migrate() == (1, SCHEMA_VERSION)
+    await backend.open()
+    try:
+        old = await backend.get("old")
+        [claimed] = await backend.claim(["default"], 10, "w", 30.0)
+    finally:
+        await backend.close()
+
+    assert old is not None
+    assert (old.state, old.unique_key, old.unique_until, old.unique_for) == (
+        JobState.QUEUED, None, None, None,
+    )  # fmt: skip
+    assert claimed.id == "old"

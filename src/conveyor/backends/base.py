@@ -76,7 +76,7 @@ LOST = LeaseStatus(held=False)
 @dataclasses.dataclass(frozen=True, slots=True)
 class Enqueued:
     record: JobRecord
-    created: bool  # False when a live job already had this id
+    created: bool  # False when a live job had this id, or held this unique key
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -135,7 +135,8 @@ class Backend(abc.ABC):
     # -- producers -------------------------------------------------------------------------
 
     async def enqueue(self, jobs: Sequence[JobRecord]) -> list[Enqueued]:
-        """Store new jobs in one operation. A job whose id is live is returned, not stored."""
+        """Store new jobs in one operation. A job whose id is live, or whose unique key a
+        job holds, is not stored: that job is returned instead."""
         if not jobs:
             return []
         for job in jobs:
@@ -446,9 +447,23 @@ def check_record(job: JobRecord) -> None:
         raise ConfigurationError(
             f"priority must be from -{PRIORITY_LIMIT} to {PRIORITY_LIMIT}, got {job.priority}"
         )
-    for name, seconds in (("timeout", job.timeout), ("result_ttl", job.result_ttl)):
+    for name, seconds in (
+        ("timeout", job.timeout), ("result_ttl", job.result_ttl), ("unique_for", job.unique_for),
+    ):  # fmt: skip
         if seconds is not None and (not math.isfinite(seconds) or seconds < 0):
             raise ConfigurationError(f"{name} must be a finite number of seconds or None")
+    _check_unique(job)
+
+
+def _check_unique(job: JobRecord) -> None:
+    if job.unique_key is None:
+        if job.unique_until is not None or job.unique_for is not None:
+            raise ConfigurationError("unique_until and unique_for need a unique_key")
+        return
+    if not job.unique_key or len(job.unique_key) > 200 or not _is_utf8(job.unique_key):
+        raise ConfigurationError("a unique key must be 1 to 200 characters of UTF-8 text")
+    if (job.unique_until is None) == (job.unique_for is None):
+        raise ConfigurationError("a unique key is released by unique_until or unique_for: give one")
 
 
 def _is_utf8(text: str) -> bool:
@@ -469,7 +484,8 @@ def new_record(job: JobRecord, now: float) -> JobRecord:
         id=job.id, task=job.task, queue=job.queue, payload=job.payload,
         priority=job.priority, state=JobState.QUEUED if due_at <= now else JobState.SCHEDULED,
         headers=dict(job.headers), max_attempts=job.max_attempts, timeout=job.timeout,
-        result_ttl=job.result_ttl, enqueued_at=now, due_at=due_at,
+        result_ttl=job.result_ttl, enqueued_at=now, due_at=due_at, unique_key=job.unique_key,
+        unique_until=job.unique_until, unique_for=job.unique_for,
     )  # fmt: skip
 
 

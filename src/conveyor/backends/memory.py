@@ -49,6 +49,7 @@ class MemoryBackend(Backend):
         self._version: dict[str, int] = {}
         self._ready: dict[str, list[_HeapEntry]] = {}
         self._scheduled: list[tuple[float, str, int]] = []
+        self._unique: dict[str, str] = {}  # unique key -> the last job stored with it
         self._counter = itertools.count(1)  # seqs and versions: never reused, even for an id
 
     # -- helpers (call with the lock held) ------------------------------------------------
@@ -61,7 +62,10 @@ class MemoryBackend(Backend):
         return record
 
     def _drop(self, job_id: str) -> None:
-        self._jobs.pop(job_id, None)
+        record = self._jobs.pop(job_id, None)
+        key = None if record is None else record.unique_key
+        if key is not None and self._unique.get(key) == job_id:
+            del self._unique[key]
         self._seq.pop(job_id, None)
         self._version.pop(job_id, None)
 
@@ -95,6 +99,11 @@ class MemoryBackend(Backend):
         existing = self._live(job.id, now)
         if existing is not None:
             return Enqueued(_observed(existing, now), created=False)
+        if job.unique_key is not None:
+            holder = self._live(self._unique.get(job.unique_key, ""), now)
+            if holder is not None and holder.holds_unique_key(now):
+                return Enqueued(_observed(holder, now), created=False)
+            self._unique[job.unique_key] = job.id
         record = new_record(job, now)
         self._jobs[record.id] = record
         self._seq[record.id] = next(self._counter)

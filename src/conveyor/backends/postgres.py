@@ -168,14 +168,19 @@ class PostgresBackend(Backend):
 
     async def _enqueue(self, jobs: Sequence[JobRecord]) -> list[Enqueued]:
         try:
-            async with self._connection() as conn:
-                return await insert(AsyncRunner(conn), self.sql, jobs)
+            return await self._insert(jobs)
         except BackendUnavailable:
             pass
         # a dead pooled connection: try again once; the job ids keep it from doubling
         await (await self._ready()).check()
+        return await self._insert(jobs)
+
+    async def _insert(self, jobs: Sequence[JobRecord]) -> list[Enqueued]:
         async with self._connection() as conn:
-            return await insert(AsyncRunner(conn), self.sql, jobs)
+            if not any(job.unique_key is not None for job in jobs):
+                return await insert(AsyncRunner(conn), self.sql, jobs)
+            async with conn.transaction():  # unique keys stay locked until the jobs commit
+                return await insert(AsyncRunner(conn), self.sql, jobs)
 
     async def _enqueue_in(self, connection: object, jobs: Sequence[JobRecord]) -> list[Enqueued]:
         runner = await caller_runner(connection)

@@ -11,7 +11,7 @@ from conveyor.backends.base import Enqueued, new_record
 from conveyor.backends.postgres_caller import Row, Runner
 from conveyor.backends.postgres_sql import Statements
 from conveyor.errors import EnqueueError
-from conveyor.job import JobError, JobRecord, JobState
+from conveyor.job import JobError, JobRecord, JobState, UniqueUntil
 
 
 async def insert(run: Runner, sql: Statements, jobs: Sequence[JobRecord]) -> list[Enqueued]:
@@ -25,7 +25,10 @@ async def insert(run: Runner, sql: Statements, jobs: Sequence[JobRecord]) -> lis
         first.setdefault(job.id, job)
     stored: dict[str, JobRecord] = {}
     created: set[str] = set()
-    pending = list(first.values())
+    held_by: dict[str, JobRecord | str] = {}
+    if any(job.unique_key is not None for job in first.values()):
+        held_by = await _held_keys(run, sql, list(first.values()))
+    pending = [job for job in first.values() if job.id not in held_by]
     for _ in range(3):  # more only if other producers keep replacing the same ids
         for job_id, enqueued_at, _ in await run.rows(sql.enqueue, _enqueue_params(pending, sql)):
             stored[job_id] = new_record(first[job_id], float(enqueued_at))
@@ -45,9 +48,43 @@ async def insert(run: Runner, sql: Statements, jobs: Sequence[JobRecord]) -> lis
             f"job id {pending[0].id!r} is taken by a job this transaction cannot see "
             "(another transaction is storing it): try again"
         )
+    for job_id, holder in held_by.items():
+        stored[job_id] = stored[holder] if isinstance(holder, str) else holder
     return [
         Enqueued(stored[job.id], created=job is first[job.id] and job.id in created) for job in jobs
     ]
+
+
+async def _held_keys(
+    run: Runner, sql: Statements, jobs: list[JobRecord]
+) -> dict[str, JobRecord | str]:
+    """The jobs not to store because a job holds their unique key: job id -> the holder's
+    record, or the id of the job of this batch that takes the key first.
+
+    Run inside a transaction: the keys stay locked until it ends. A job whose id is live
+    is left to the id check, as it would be without a key.
+    """
+    keyed = [job for job in jobs if job.unique_key is not None]
+    keys = [job.unique_key for job in keyed]
+    await run.rows(sql.lock_unique_keys, {"namespace": sql.unique_namespace, "keys": keys})
+    live = {row[0] for row in await run.rows(sql.live_ids, {"ids": [job.id for job in keyed]})}
+    holders: dict[str, JobRecord | str] = {}
+    now = 0.0
+    for row in await run.rows(sql.unique_holders, {"keys": keys}):
+        found, now = record(row), float(row[-1])
+        if (found.expires_at is None or found.expires_at > now) and found.holds_unique_key(now):
+            holders[row[27]] = found
+    held_by: dict[str, JobRecord | str] = {}
+    for job in keyed:
+        assert job.unique_key is not None
+        if job.id in live:
+            continue
+        holder = holders.get(job.unique_key)
+        if holder is not None:
+            held_by[job.id] = holder
+        elif new_record(job, now).holds_unique_key(now):  # unique_for=0 holds nothing
+            holders[job.unique_key] = job.id
+    return held_by
 
 
 def _enqueue_params(jobs: Sequence[JobRecord], sql: Statements) -> dict[str, Any]:
@@ -62,6 +99,9 @@ def _enqueue_params(jobs: Sequence[JobRecord], sql: Statements) -> dict[str, Any
         "timeout": [as_float(job.timeout) for job in jobs],
         "result_ttl": [as_float(job.result_ttl) for job in jobs],
         "delay": [float(job.delay) for job in jobs],
+        "unique_key": [job.unique_key for job in jobs],
+        "unique_until": [job.unique_until for job in jobs],
+        "unique_for": [as_float(job.unique_for) for job in jobs],
         "work": sql.work_channel,
     }
 
@@ -91,5 +131,6 @@ def record(row: Row) -> JobRecord:
         error=None if row[20] is None else JobError.from_dict(row[20]),
         progress=row[21], progress_message=row[22],
         checkpoint=None if row[23] is None else bytes(row[23]),
-        cancel_requested=row[24], expires_at=_epoch(row[25]),
+        cancel_requested=row[24], expires_at=_epoch(row[25]), unique_key=row[27],
+        unique_until=None if row[28] is None else UniqueUntil(row[28]), unique_for=row[29],
     )  # fmt: skip

@@ -79,6 +79,18 @@ MIGRATIONS: list[list[str]] = [
         """,
         "CREATE INDEX conveyor_jobs_state ON {schema}.conveyor_jobs (state, queue)",
     ],
+    [
+        """
+        ALTER TABLE {schema}.conveyor_jobs ADD COLUMN unique_key text,
+            ADD COLUMN unique_until text CHECK (unique_until IN ('started', 'finished')),
+            ADD COLUMN unique_for double precision
+        """,
+        # an enqueue with a unique key looks up the last job stored with it
+        """
+        CREATE INDEX conveyor_jobs_unique ON {schema}.conveyor_jobs (unique_key, seq)
+            WHERE unique_key IS NOT NULL
+        """,
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

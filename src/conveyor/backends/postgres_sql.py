@@ -19,7 +19,8 @@ COLUMNS = """
     j.priority, j.payload, j.headers, j.attempts, j.max_attempts, j.recoveries, j.timeout,
     j.result_ttl, j.enqueued_at, j.due_at, j.started_at, j.finished_at, j.lease_token,
     j.lease_expires_at, j.worker, j.result, j.error, j.progress, j.progress_message,
-    j.checkpoint, j.cancel_requested, j.expires_at, j.seq
+    j.checkpoint, j.cancel_requested, j.expires_at, j.seq, j.unique_key, j.unique_until,
+    j.unique_for
 """
 LIVE = "(j.expires_at IS NULL OR j.expires_at > statement_timestamp())"
 
@@ -27,16 +28,20 @@ LIVE = "(j.expires_at IS NULL OR j.expires_at > statement_timestamp())"
 ENQUEUE = """
 WITH inserted AS (
     INSERT INTO {jobs} AS j (id, task, queue, state, priority, payload, headers,
-                             max_attempts, timeout, result_ttl, enqueued_at, due_at)
+                             max_attempts, timeout, result_ttl, enqueued_at, due_at,
+                             unique_key, unique_until, unique_for)
     SELECT i.id, i.task, i.queue,
            CASE WHEN i.delay > 0 THEN 'scheduled' ELSE 'queued' END,
            i.priority, i.payload, i.headers::jsonb, i.max_attempts, i.timeout, i.result_ttl,
-           statement_timestamp(), statement_timestamp() + make_interval(secs => i.delay)
+           statement_timestamp(), statement_timestamp() + make_interval(secs => i.delay),
+           i.unique_key, i.unique_until, i.unique_for
     FROM unnest(%(id)s::text[], %(task)s::text[], %(queue)s::text[], %(priority)s::bigint[],
                 %(payload)s::bytea[], %(headers)s::text[], %(max_attempts)s::integer[],
-                %(timeout)s::float8[], %(result_ttl)s::float8[], %(delay)s::float8[])
+                %(timeout)s::float8[], %(result_ttl)s::float8[], %(delay)s::float8[],
+                %(unique_key)s::text[], %(unique_until)s::text[], %(unique_for)s::float8[])
          WITH ORDINALITY AS i(id, task, queue, priority, payload, headers, max_attempts,
-                              timeout, result_ttl, delay, ord)
+                              timeout, result_ttl, delay, unique_key, unique_until,
+                              unique_for, ord)
     ORDER BY i.ord
     ON CONFLICT (id) DO NOTHING
     RETURNING j.id, j.queue, extract(epoch FROM j.enqueued_at) AS enqueued_epoch
@@ -51,6 +56,22 @@ DELETE FROM {jobs} AS j
 WHERE j.id = ANY(%(ids)s::text[]) AND j.expires_at <= statement_timestamp()
 RETURNING j.id
 """
+
+# Enqueues that name the same unique keys take turns (in key order, so none deadlock);
+# the lock is held until the enqueue's transaction ends, when its jobs are visible.
+LOCK_UNIQUE_KEYS = """
+SELECT count(pg_advisory_xact_lock(hashtextextended(%(namespace)s || k.key, 0)))
+FROM (SELECT DISTINCT key FROM unnest(%(keys)s::text[]) AS u(key) ORDER BY key) AS k
+"""
+
+# the last job stored with each unique key, if its record lives, and the server's time
+UNIQUE_HOLDERS = """
+SELECT DISTINCT ON (j.unique_key) {columns}, extract(epoch FROM statement_timestamp())
+FROM {jobs} AS j WHERE j.unique_key = ANY(%(keys)s::text[])
+ORDER BY j.unique_key, j.seq DESC
+"""
+
+LIVE_IDS = "SELECT j.id FROM {jobs} AS j WHERE j.id = ANY(%(ids)s::text[]) AND {live}"
 
 SELECT_IDS = "SELECT {columns} FROM {jobs} AS j WHERE j.id = ANY(%(ids)s::text[]) AND {live}"
 
@@ -281,6 +302,9 @@ class Statements:
         self.enqueue = build(ENQUEUE)
         self.drop_expired_ids = build(DROP_EXPIRED_IDS)
         self.select_ids = build(SELECT_IDS)
+        self.lock_unique_keys = build(LOCK_UNIQUE_KEYS)
+        self.unique_holders = build(UNIQUE_HOLDERS)
+        self.live_ids = build(LIVE_IDS)
         self.select_one = build(SELECT_ONE)
         self.claim = build(CLAIM)
         self.extend = build(EXTEND)
@@ -297,4 +321,5 @@ class Statements:
         self.jobs = parts["jobs"]
         # channel names are database-wide: the schema keeps two stores apart
         self.work_channel = f"conveyor_work.{schema}"
+        self.unique_namespace = f"conveyor_unique.{schema}:"
         self.events_channel = f"conveyor_jobs.{schema}"

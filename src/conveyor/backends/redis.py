@@ -39,7 +39,7 @@ from conveyor.backends.base import (
     worker_lost_error,
 )
 from conveyor.errors import BackendUnavailable, ConfigurationError
-from conveyor.job import JobError, JobRecord, JobState
+from conveyor.job import JobError, JobRecord, JobState, UniqueUntil
 from conveyor.redact import redacted_url
 
 try:
@@ -427,6 +427,8 @@ def _fields(job: JobRecord) -> list[str]:
         json.dumps(job.headers) if job.headers else "", str(job.max_attempts),
         "" if job.timeout is None else repr(job.timeout),
         "" if job.result_ttl is None else repr(job.result_ttl), repr(job.delay),
+        job.unique_key or "", job.unique_until or "",
+        "" if job.unique_for is None else repr(job.unique_for),
     ]  # fmt: skip
 
 
@@ -517,5 +519,7 @@ def _record(raw: bytes) -> JobRecord:
         progress=_number(f.get("progress")),
         progress_message=f.get("progress_message") or None,
         checkpoint=_bytes(f.get("checkpoint")), cancel_requested=f.get("cancel_requested") == "1",
-        expires_at=_number(f.get("expires_at")),
+        expires_at=_number(f.get("expires_at")), unique_key=f.get("unique_key") or None,
+        unique_until=UniqueUntil(f["unique_until"]) if f.get("unique_until") else None,
+        unique_for=_number(f.get("unique_for")),
     )  # fmt: skip

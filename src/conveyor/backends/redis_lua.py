@@ -20,6 +20,7 @@ declare no keys for routing.
     conveyor:queues          SET    every queue ever used
     conveyor:seq             STRING the sequence that orders jobs across queues
     conveyor:claim:<token>   STRING the jobs one claim leased, for its lease (a retry's answer)
+    conveyor:unique:<key>    STRING the id of the last job stored with this unique key
 
 Times come from the server (`TIME`), never from a client. Numbers are written with
 string.format, never `tostring` or `..`, which keep only 14 digits.
@@ -135,6 +136,10 @@ local function drop(q, id)
                          'cancelled', 'expiry', 'all'}) do
     redis.call('ZREM', qkey(q, name), id)
   end
+  local unique = redis.call('HGET', jkey(q, id), 'unique_key')
+  if unique and unique ~= '' and redis.call('GET', 'conveyor:unique:' .. unique) == id then
+    redis.call('DEL', 'conveyor:unique:' .. unique)
+  end
   redis.call('DEL', jkey(q, id))
   if redis.call('HGET', 'conveyor:ids', id) == q then
     redis.call('HDEL', 'conveyor:ids', id)
@@ -179,12 +184,33 @@ local function finish(q, id, from, state, now, ttl, fields)
   publish('conveyor:job:' .. id, state)
 end
 
+-- whether the job `id` still holds its unique key (see JobRecord.holds_unique_key)
+local function holds_key(id, now)
+  local q = live(id, now)
+  if not q then return nil end
+  local f = redis.call('HMGET', jkey(q, id), 'state', 'attempts', 'enqueued_at',
+                       'unique_until', 'unique_for')
+  if f[5] and f[5] ~= '' then return now < tonumber(f[3]) + tonumber(f[5]) and q end
+  if f[4] == 'started' then
+    return (f[1] == 'queued' or f[1] == 'scheduled') and tonumber(f[2]) == 0 and q
+  end
+  return not FINISHED[f[1]] and q
+end
+
 -- create a job from its JSON array: queue, id, task, priority, payload, headers,
--- max_attempts, timeout, result_ttl, delay. Returns nil, or the live job's record.
+-- max_attempts, timeout, result_ttl, delay, unique_key, unique_until, unique_for.
+-- Returns nil, or the record of the live job with that id or holding that unique key.
 local function create(job, now)
   local q, id = job[1], job[2]
   local existing = live(id, now)
   if existing then return record(jkey(existing, id), now) end
+  local unique = job[11]
+  if unique ~= '' then
+    local holder = redis.call('GET', 'conveyor:unique:' .. unique)
+    local held = holder and holds_key(holder, now)
+    if held then return record(jkey(held, holder), now) end
+    redis.call('SET', 'conveyor:unique:' .. unique, id)
+  end
   local seq = next_seq()
   local delay = tonumber(job[10])
   local due = now + delay
@@ -192,7 +218,8 @@ local function create(job, now)
                   'payload', job[5], 'headers', job[6], 'attempts', 0,
                   'max_attempts', job[7], 'recoveries', 0, 'timeout', job[8],
                   'result_ttl', job[9], 'enqueued_at', fmt(now), 'due_at', fmt(due),
-                  'seq', seq, 'cancel_requested', 0}
+                  'seq', seq, 'cancel_requested', 0, 'unique_key', unique,
+                  'unique_until', job[12], 'unique_for', job[13]}
   if delay > 0 then
     fields[#fields + 1] = 'state'
     fields[#fields + 1] = 'scheduled'

@@ -37,18 +37,22 @@ from conveyor.backends.base import (
 from conveyor.backends.sqlite_schema import migrate
 from conveyor.backends.sqlite_thread import SQLiteThread
 from conveyor.errors import BackendUnavailable, ConfigurationError
-from conveyor.job import JobError, JobRecord, JobState
+from conveyor.job import JobError, JobRecord, JobState, UniqueUntil
 
 COLUMNS = (
     "seq, id, task, queue, state, priority, payload, headers, attempts, max_attempts, "
     "recoveries, timeout, result_ttl, enqueued_at, due_at, started_at, finished_at, "
     "lease_token, lease_expires_at, worker, result, error, progress, progress_message, "
-    "checkpoint, cancel_requested, expires_at"
+    "checkpoint, cancel_requested, expires_at, unique_key, unique_until, unique_for"
 )
 INSERT = (
     "INSERT INTO conveyor_jobs (id, task, queue, state, priority, payload, headers, "
-    "max_attempts, timeout, result_ttl, enqueued_at, due_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "max_attempts, timeout, result_ttl, enqueued_at, due_at, unique_key, unique_until, "
+    "unique_for) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+UNIQUE_HOLDER = (
+    f"SELECT {COLUMNS} FROM conveyor_jobs INDEXED BY conveyor_jobs_unique "
+    "WHERE unique_key = ? ORDER BY seq DESC LIMIT 1"
 )
 T = TypeVar("T")
 LIVE = "(expires_at IS NULL OR expires_at > ?)"
@@ -441,20 +445,42 @@ def _insert(conn: sqlite3.Connection, jobs: Sequence[JobRecord], now: float) -> 
                 existing[record.id] = _observe(record, now)
     results: list[Enqueued] = []
     fresh: list[tuple[Any, ...]] = []
+    holders: dict[str, JobRecord | None] = {}  # unique key -> the last job stored with it
     for job in jobs:
         if job.id in existing:
             results.append(Enqueued(existing[job.id], created=False))
             continue
+        if job.unique_key is not None:
+            if job.unique_key not in holders:
+                holders[job.unique_key] = _unique_holder(conn, job.unique_key, now)
+            holder = holders[job.unique_key]
+            if holder is not None and holder.holds_unique_key(now):
+                results.append(Enqueued(holder, created=False))
+                continue
         record = new_record(job, now)
         existing[job.id] = record
+        if job.unique_key is not None:
+            holders[job.unique_key] = record
         results.append(Enqueued(record, created=True))
         fresh.append((
             job.id, job.task, job.queue, record.state.value, job.priority, job.payload,
             json.dumps(job.headers) if job.headers else None, job.max_attempts, job.timeout,
-            job.result_ttl, now, record.due_at,
+            job.result_ttl, now, record.due_at, job.unique_key, job.unique_until,
+            job.unique_for,
         ))  # fmt: skip
     conn.executemany(INSERT, fresh)
     return results
+
+
+def _unique_holder(conn: sqlite3.Connection, key: str, now: float) -> JobRecord | None:
+    """The last job stored with this unique key, if its record lives."""
+    row = conn.execute(UNIQUE_HOLDER, (key,)).fetchone()
+    if row is None:
+        return None
+    record = _record(row)
+    if record.expires_at is not None and record.expires_at <= now:
+        return None
+    return _observe(record, now)
 
 
 FINISH = (
@@ -537,7 +563,8 @@ def _record(row: Sequence[Any]) -> JobRecord:
         lease_token=row[17], lease_expires_at=row[18], worker=row[19], result=row[20],
         error=JobError.from_dict(json.loads(row[21])) if row[21] else None,
         progress=row[22], progress_message=row[23], checkpoint=row[24],
-        cancel_requested=bool(row[25]), expires_at=row[26],
+        cancel_requested=bool(row[25]), expires_at=row[26], unique_key=row[27],
+        unique_until=None if row[28] is None else UniqueUntil(row[28]), unique_for=row[29],
     )  # fmt: skip
 
 

@@ -52,6 +52,14 @@ MIGRATIONS: list[list[str]] = [
         "WHERE expires_at IS NOT NULL",
         "CREATE INDEX conveyor_jobs_state ON conveyor_jobs (state, queue)",
     ],
+    [
+        "ALTER TABLE conveyor_jobs ADD COLUMN unique_key TEXT",
+        "ALTER TABLE conveyor_jobs ADD COLUMN unique_until TEXT",
+        "ALTER TABLE conveyor_jobs ADD COLUMN unique_for REAL",
+        # an enqueue with a unique key looks up the last job stored with it
+        "CREATE INDEX conveyor_jobs_unique ON conveyor_jobs (unique_key, seq) "
+        "WHERE unique_key IS NOT NULL",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,40 @@
+"""An SQLite file made by an older release is upgraded in place, its jobs kept."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from conveyor.backends.sqlite import SQLiteBackend
+from conveyor.backends.sqlite_schema import MIGRATIONS, SCHEMA_VERSION
+from conveyor.job import JobState
+
+
+async def test_an_upgrade_keeps_the_jobs_stored_before_it(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.db"
+    with sqlite3.connect(path) as conn:  # a file made by the release before unique keys
+        for statement in MIGRATIONS[0]:
+            conn.execute(statement)
+        conn.execute(
+            "INSERT INTO conveyor_jobs (id, task, queue, state, payload, enqueued_at, due_at) "
+            "VALUES ('old', 'tasks.work', 'default', 'queued', x'', 1.0, 1.0)"
+        )
+        conn.execute("PRAGMA user_version = 1")
+    conn.close()
+
+    backend = SQLiteBackend(f"sqlite:///{path}")
+    await backend.open()
+    try:
+        old = await backend.get("old")
+        [claimed] = await backend.claim(["default"], 10, "w", 30.0)
+    finally:
+        await backend.close()
+
+    assert old is not None
+    assert (old.state, old.unique_key, old.unique_until, old.unique_for) == (
+        JobState.QUEUED, None, None, None,
+    )  # fmt: skip
+    assert claimed.id == "old"
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    conn.close()

@@ -131,8 +131,7 @@ class RedisBackend(Backend):
                 self._clients[loop] = client
                 if not self._scripts:
                     self._scripts = {
-                        name: client.register_script(redis_lua.with_prefix(source, self.prefix))
-                        for name, source in SCRIPTS.items()
+                        name: client.register_script(source) for name, source in SCRIPTS.items()
                     }
             return client
 
@@ -140,7 +139,7 @@ class RedisBackend(Backend):
         client = self._client()
         wire = [_wire(a) if isinstance(a, str) else a for a in args]
         try:
-            return await self._scripts[name](keys=[], args=wire, client=client)
+            return await self._scripts[name](keys=[self.prefix], args=wire, client=client)
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
             raise BackendUnavailable(f"cannot reach Redis at {self.where}: {exc}") from exc
 

@@ -41,25 +41,20 @@ from __future__ import annotations
 import re
 
 DEFAULT_PREFIX = "conveyor"
-# a prefix goes into the scripts' string literals as it is: letters, digits and . _ - only
+# letters, digits and . _ - only: a ':' or a '{' in a prefix would blur the key layout and
+# the queues' hash tags. Scripts get the prefix as KEYS[1].
 PREFIX_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
-def with_prefix(script: str, prefix: str) -> str:
-    """The script for a store whose keys start `prefix:` instead of `conveyor:`."""
-    if not PREFIX_PATTERN.fullmatch(prefix):
-        raise ValueError(f"bad key prefix {prefix!r}")
-    return script.replace(f"'{DEFAULT_PREFIX}:", f"'{prefix}:")
-
-
 PRELUDE = r"""
+local P = KEYS[1]  -- the store's key prefix: one cached script serves every prefix
 local function now_s()
   local t = redis.call('TIME')
   return tonumber(t[1]) + tonumber(t[2]) / 1000000
 end
 local function fmt(x) return string.format('%.6f', x) end
-local function qkey(q, name) return 'conveyor:{' .. q .. '}:' .. name end
-local function jkey(q, id) return 'conveyor:{' .. q .. '}:job:' .. id end
+local function qkey(q, name) return P .. ':{' .. q .. '}:' .. name end
+local function jkey(q, id) return P .. ':{' .. q .. '}:job:' .. id end
 local FINISHED = {succeeded = true, failed = true, cancelled = true}
 local INDEX = {queued = 'ready', scheduled = 'scheduled', active = 'active'}
 local TWO_42 = 4398046511104
@@ -81,7 +76,7 @@ end
 local function flush()
   for key, ids in pairs(removals) do chunked('ZREM', key, ids, 4000) end
   for key, pairs_ in pairs(adds) do chunked('ZADD', key, pairs_, 4000) end
-  for q in pairs(used_queues) do redis.call('SADD', 'conveyor:queues', q) end
+  for q in pairs(used_queues) do redis.call('SADD', P .. ':queues', q) end
   for channel, message in pairs(messages) do redis.call('PUBLISH', channel, message) end
   adds, removals, messages, used_queues = {}, {}, {}, {}
 end
@@ -90,7 +85,7 @@ end
 -- queues. A batch reserves what it needs in one INCRBY; the score keeps 2^42 of them exact.
 local seq_at, seq_end = 0, 0
 local function reserve_seqs(n)
-  seq_end = redis.call('INCRBY', 'conveyor:seq', n)
+  seq_end = redis.call('INCRBY', P .. ':seq', n)
   seq_at = seq_end - n
 end
 local function next_seq()
@@ -137,23 +132,23 @@ local function drop(q, id)
     redis.call('ZREM', qkey(q, name), id)
   end
   local unique = redis.call('HGET', jkey(q, id), 'unique_key')
-  if unique and unique ~= '' and redis.call('GET', 'conveyor:unique:' .. unique) == id then
-    redis.call('DEL', 'conveyor:unique:' .. unique)
+  if unique and unique ~= '' and redis.call('GET', P .. ':unique:' .. unique) == id then
+    redis.call('DEL', P .. ':unique:' .. unique)
   end
   redis.call('DEL', jkey(q, id))
-  if redis.call('HGET', 'conveyor:ids', id) == q then
-    redis.call('HDEL', 'conveyor:ids', id)
+  if redis.call('HGET', P .. ':ids', id) == q then
+    redis.call('HDEL', P .. ':ids', id)
   end
 end
 
 -- the queue of a live job, or nil; a job whose result TTL passed is dropped on sight
 local function live(id, now)
-  local q = redis.call('HGET', 'conveyor:ids', id)
+  local q = redis.call('HGET', P .. ':ids', id)
   if not q then return nil end
   local expires = redis.call('HGET', jkey(q, id), 'expires_at')
   if expires == false then
     if redis.call('EXISTS', jkey(q, id)) == 0 then
-      redis.call('HDEL', 'conveyor:ids', id)
+      redis.call('HDEL', P .. ':ids', id)
       return nil
     end
     return q
@@ -181,7 +176,7 @@ local function finish(q, id, from, state, now, ttl, fields)
   end
   hset(jkey(q, id), fields)
   zadd(qkey(q, state), at, id)
-  publish('conveyor:job:' .. id, state)
+  publish(P .. ':job:' .. id, state)
 end
 
 -- whether the job `id` still holds its unique key (see JobRecord.holds_unique_key)
@@ -206,10 +201,10 @@ local function create(job, now)
   if existing then return record(jkey(existing, id), now) end
   local unique = job[11]
   if unique ~= '' then
-    local holder = redis.call('GET', 'conveyor:unique:' .. unique)
+    local holder = redis.call('GET', P .. ':unique:' .. unique)
     local held = holder and holds_key(holder, now)
     if held then return record(jkey(held, holder), now) end
-    redis.call('SET', 'conveyor:unique:' .. unique, id)
+    redis.call('SET', P .. ':unique:' .. unique, id)
   end
   local seq = next_seq()
   local delay = tonumber(job[10])
@@ -232,7 +227,7 @@ local function create(job, now)
     ready_add(q, id, job[4], seq, fields)
   end
   zadd(qkey(q, 'all'), seq, id)
-  redis.call('HSET', 'conveyor:ids', id, q)
+  redis.call('HSET', P .. ':ids', id, q)
   used_queues[q] = true
   return nil
 end
@@ -255,7 +250,7 @@ end
 -- the job under this lease, if the lease still holds: its queue, key and the fields
 -- state, lease_token, cancel_requested, result_ttl, attempts, priority, rseq
 local function held(id, token)
-  local q = redis.call('HGET', 'conveyor:ids', id)
+  local q = redis.call('HGET', P .. ':ids', id)
   if not q then return nil end
   local k = jkey(q, id)
   local f = redis.call('HMGET', k, 'state', 'lease_token', 'cancel_requested', 'result_ttl',
@@ -272,7 +267,7 @@ local function requeue(q, id, priority, rseq, fields)
     fields[#fields + 1] = v
   end
   ready_add(q, id, priority, rseq, fields)
-  publish('conveyor:job:' .. id, 'queued')
+  publish(P .. ':job:' .. id, 'queued')
 end
 """
 
@@ -311,7 +306,7 @@ CLAIM = (
 local now = now_s()
 local token, worker, limit = ARGV[1], ARGV[3], tonumber(ARGV[4])
 local expires = fmt(now + tonumber(ARGV[2]))
-local receipt = 'conveyor:claim:' .. token
+local receipt = P .. ':claim:' .. token
 
 -- this claim ran already and its reply was lost on the way: the same jobs again, no more
 local taken = redis.call('GET', receipt)
@@ -351,7 +346,7 @@ for i = 1, math.min(limit, #candidates) do
     t.state, t.lease_token, t.lease_expires_at, t.started_at, t.worker =
       'active', token, expires, started, worker
     zadd(qkey(q, 'active'), expires, id)
-    publish('conveyor:job:' .. id, 'active')
+    publish(P .. ':job:' .. id, 'active')
     out[#out + 1] = encode(t, now)
     taken[#taken + 1] = {q, id}
   end
@@ -417,7 +412,7 @@ for i = 1, #ARGV do
         end
         hset(k, fields)
         zadd(qkey(q, 'scheduled'), fmt(now + retry_in), id)
-        publish('conveyor:job:' .. id, 'scheduled')
+        publish(P .. ':job:' .. id, 'scheduled')
         publish(qkey(q, 'work'), 'scheduled')
       else  -- handed back unrun, or a retry due now: behind the jobs already waiting
         fields[#fields + 1] = 'due_at'
@@ -446,7 +441,7 @@ for i = 1, #ARGV, 6 do
   if q then
     if ARGV[i + 2] ~= '' then
       redis.call('HSET', k, 'progress', ARGV[i + 2], 'progress_message', ARGV[i + 3])
-      redis.call('PUBLISH', 'conveyor:job:' .. ARGV[i], 'progress')
+      redis.call('PUBLISH', P .. ':job:' .. ARGV[i], 'progress')
     end
     if ARGV[i + 5] == '1' then redis.call('HSET', k, 'checkpoint', ARGV[i + 4]) end
     out[#out + 1] = 1
@@ -466,7 +461,7 @@ RECOVER = (
 local now = now_s()
 local batch = tonumber(ARGV[3])
 local requeued, dead, cancelled, more = 0, 0, 0, 0
-for _, q in ipairs(redis.call('SMEMBERS', 'conveyor:queues')) do
+for _, q in ipairs(redis.call('SMEMBERS', P .. ':queues')) do
   local expired = redis.call('ZRANGEBYSCORE', qkey(q, 'active'), '-inf', fmt(now),
                              'LIMIT', 0, batch)
   if #expired == batch then more = 1 end
@@ -529,7 +524,7 @@ if state == 'failed' or state == 'cancelled' then
             {'attempts', 0, 'recoveries', 0, 'error', '', 'result', '', 'finished_at', '',
              'expires_at', '', 'cancel_requested', 0, 'progress', '', 'progress_message', '',
              'due_at', fmt(now)})
-  publish('conveyor:job:' .. id, 'queued')
+  publish(P .. ':job:' .. id, 'queued')
 end
 flush()
 return record(k, now)

@@ -106,6 +106,10 @@ class JobRecord:
     unique_key: str | None = None
     unique_until: UniqueUntil | None = None
     unique_for: float | None = None
+    # At most `limit` jobs with this key are active at once, across every worker. A claim
+    # passes over the others: they wait, queued, without using an attempt.
+    limit_key: str | None = None
+    limit: int | None = None
 
     def holds_unique_key(self, now: float) -> bool:
         if self.unique_key is None:

@@ -15,6 +15,8 @@ from conveyor.backends import Backend, from_url
 from live_services import fresh_postgres, fresh_redis
 
 BACKENDS = ["memory", "sqlite", "redis", "postgres"]
+# the backends that enforce limits (JobRecord.limit_key); the others refuse a limited job
+WITH_LIMITS = ["memory", "sqlite"]
 
 
 def backend_url(name: str, tmp_path: Path) -> str:
@@ -38,16 +40,23 @@ def fresh_store(name: str, tmp_path: Path) -> Iterator[str]:
         yield backend_url(name, tmp_path)
 
 
-@pytest.fixture(params=BACKENDS)
-async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
-    """An open backend over a fresh store, closed after the test."""
-    with fresh_store(request.param, tmp_path) as url:
+@contextlib.asynccontextmanager
+async def open_backend(name: str, tmp_path: Path) -> AsyncIterator[Backend]:
+    """An open backend `name` over a fresh store, closed afterwards."""
+    with fresh_store(name, tmp_path) as url:
         instance = from_url(url)
         await instance.open()
         try:
             yield instance
         finally:
             await instance.close()
+
+
+@pytest.fixture(params=BACKENDS)
+async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
+    """An open backend over a fresh store, closed after the test."""
+    async with open_backend(request.param, tmp_path) as instance:
+        yield instance
 
 
 @pytest.fixture

@@ -28,6 +28,8 @@ def make_job(
     unique_key: str | None = None,
     unique_until: UniqueUntil | None = None,
     unique_for: float | None = None,
+    limit_key: str | None = None,
+    limit: int | None = None,
 ) -> JobRecord:
     return JobRecord(
         id=f"job-{next(_ids)}" if job_id is None else job_id,
@@ -40,6 +42,8 @@ def make_job(
         unique_key=unique_key,
         unique_until=unique_until,
         unique_for=unique_for,
+        limit_key=limit_key,
+        limit=limit,
     )
 
 

@@ -8,6 +8,7 @@ from conveyor.backends.base import Backend
 from conveyor.errors import ConfigurationError
 from conveyor.job import JobState
 
+from .conftest import WITH_LIMITS
 from .support import ack, claim, claim_one, enqueue, get, lease_of, make_job, nonzero
 
 
@@ -71,3 +72,17 @@ async def test_an_ack_back_to_active_is_refused(backend: Backend) -> None:
         await ack(backend, lease_of(claimed), JobState.ACTIVE)
 
     assert await get(backend, "j") == claimed
+
+
+async def test_a_backend_enforces_limits_or_refuses_a_limited_job(
+    backend: Backend, request: pytest.FixtureRequest
+) -> None:
+    limited = make_job("limited", limit_key="tasks.work", limit=2)
+    assert backend.capabilities.limits is (request.node.callspec.params["backend"] in WITH_LIMITS)
+    if backend.capabilities.limits:
+        await enqueue(backend, limited)
+        assert (await get(backend, "limited")).limit == 2
+        return
+    with pytest.raises(ConfigurationError, match="cannot enforce concurrency limits"):
+        await backend.enqueue([limited])
+    assert await backend.get("limited") is None

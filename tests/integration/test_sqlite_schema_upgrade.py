@@ -38,3 +38,29 @@ async def test_an_upgrade_keeps_the_jobs_stored_before_it(tmp_path: Path) -> Non
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
     conn.close()
+
+
+async def test_an_upgrade_from_version_2_adds_limits(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.db"
+    with sqlite3.connect(path) as conn:  # a file made by the release before limits
+        for statements in MIGRATIONS[:2]:
+            for statement in statements:
+                conn.execute(statement)
+        conn.execute(
+            "INSERT INTO conveyor_jobs (id, task, queue, state, payload, enqueued_at, due_at) "
+            "VALUES ('old', 'tasks.work', 'default', 'queued', x'', 1.0, 1.0)"
+        )
+        conn.execute("PRAGMA user_version = 2")
+    conn.close()
+
+    backend = SQLiteBackend(f"sqlite:///{path}")
+    await backend.open()
+    try:
+        [claimed] = await backend.claim(["default"], 10, "w", 30.0)
+    finally:
+        await backend.close()
+
+    assert (claimed.id, claimed.limit_key, claimed.limit) == ("old", None, None)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    conn.close()

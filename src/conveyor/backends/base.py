@@ -26,6 +26,9 @@ from conveyor.job import PRIORITY_LIMIT, JobError, JobRecord, JobState
 
 DEFAULT_MAX_RECOVERIES = 3
 WORKER_LOST = "worker_lost"
+# How many jobs held back by their limit a claim looks past in each queue, so one full key
+# cannot starve the jobs behind it, yet a claim stays bounded.
+LIMIT_SCAN = 100
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -103,6 +106,7 @@ class Capabilities:
     durable: bool
     pushes_new_work: bool  # wakes idle workers in other processes without polling
     transactional_enqueue: bool = False  # enqueue_in: inside the caller's own transaction
+    limits: bool = False  # honours JobRecord.limit_key / limit (per-key concurrency)
 
 
 class JobWatch(Protocol):
@@ -140,7 +144,7 @@ class Backend(abc.ABC):
         if not jobs:
             return []
         for job in jobs:
-            check_record(job)
+            self._check(job)
         results = await self._enqueue(jobs)
         if any(r.created for r in results):
             self._notify_work()
@@ -155,7 +159,7 @@ class Backend(abc.ABC):
         if not jobs:
             return []
         for job in jobs:
-            check_record(job)
+            self._check(job)
         return await self._enqueue_in(connection, jobs)
 
     async def cancel(self, job_id: str) -> JobRecord | None:
@@ -198,7 +202,7 @@ class Backend(abc.ABC):
             if item.state is JobState.ACTIVE:
                 raise ValueError("an ack cannot leave a job active: extend its lease instead")
             for job in item.follow_ups:
-                check_record(job)
+                self._check(job)
         accepted = await self._ack(acks)
         for item, ok in zip(acks, accepted, strict=True):
             if not ok:
@@ -290,6 +294,15 @@ class Backend(abc.ABC):
     async def now(self) -> float:
         """The backend's clock, in epoch seconds."""
         return await self._now()
+
+    def _check(self, job: JobRecord) -> None:
+        check_record(job)
+        if job.limit_key is not None and not self.capabilities.limits:
+            scheme = self.url.split(":", 1)[0]
+            raise ConfigurationError(
+                f"the {scheme}:// backend cannot enforce concurrency limits yet: drop "
+                "concurrency= from the task, or use a backend that can"
+            )
 
     # -- storage primitives ----------------------------------------------------------------
 
@@ -453,6 +466,18 @@ def check_record(job: JobRecord) -> None:
         if seconds is not None and (not math.isfinite(seconds) or seconds < 0):
             raise ConfigurationError(f"{name} must be a finite number of seconds or None")
     _check_unique(job)
+    _check_limit(job)
+
+
+def _check_limit(job: JobRecord) -> None:
+    if job.limit_key is None:
+        if job.limit is not None:
+            raise ConfigurationError("a limit needs a limit_key")
+        return
+    if not job.limit_key or len(job.limit_key) > 200 or not _is_utf8(job.limit_key):
+        raise ConfigurationError("a limit key must be 1 to 200 characters of UTF-8 text")
+    if isinstance(job.limit, bool) or not isinstance(job.limit, int) or job.limit < 1:
+        raise ConfigurationError(f"a limit must be a positive whole number, got {job.limit!r}")
 
 
 def _check_unique(job: JobRecord) -> None:
@@ -485,7 +510,8 @@ def new_record(job: JobRecord, now: float) -> JobRecord:
         priority=job.priority, state=JobState.QUEUED if due_at <= now else JobState.SCHEDULED,
         headers=dict(job.headers), max_attempts=job.max_attempts, timeout=job.timeout,
         result_ttl=job.result_ttl, enqueued_at=now, due_at=due_at, unique_key=job.unique_key,
-        unique_until=job.unique_until, unique_for=job.unique_for,
+        unique_until=job.unique_until, unique_for=job.unique_for, limit_key=job.limit_key,
+        limit=job.limit,
     )  # fmt: skip
 
 

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from conveyor.backends.base import (
+    LIMIT_SCAN,
     LOST,
     Ack,
     Backend,
@@ -37,7 +38,7 @@ _HeapEntry = tuple[int, float, int, str, int]  # -priority, due_at, seq, job id,
 
 class MemoryBackend(Backend):
     capabilities: ClassVar[Capabilities] = Capabilities(
-        shared_across_processes=False, durable=False, pushes_new_work=True
+        shared_across_processes=False, durable=False, pushes_new_work=True, limits=True
     )
 
     def __init__(self, url: str = "memory://") -> None:
@@ -50,6 +51,8 @@ class MemoryBackend(Backend):
         self._ready: dict[str, list[_HeapEntry]] = {}
         self._scheduled: list[tuple[float, str, int]] = []
         self._unique: dict[str, str] = {}  # unique key -> the last job stored with it
+        self._active: dict[str, int] = {}  # limit key -> how many of its jobs are active
+        self._freed = False  # a limit slot opened: wake idle workers once the lock is let go
         self._counter = itertools.count(1)  # seqs and versions: never reused, even for an id
 
     # -- helpers (call with the lock held) ------------------------------------------------
@@ -70,6 +73,7 @@ class MemoryBackend(Backend):
         self._version.pop(job_id, None)
 
     def _push(self, record: JobRecord, now: float) -> None:
+        self._leave_active(record)
         version = self._version[record.id] = next(self._counter)
         if record.due_at <= now:
             record.state = JobState.QUEUED
@@ -86,7 +90,29 @@ class MemoryBackend(Backend):
             if record is not None and self._version.get(job_id) == version:
                 self._push(record, now)
 
+    def _full(self, record: JobRecord) -> bool:
+        key, limit = record.limit_key, record.limit
+        return key is not None and limit is not None and self._active.get(key, 0) >= limit
+
+    def _activate(self, record: JobRecord) -> None:
+        record.state = JobState.ACTIVE
+        if record.limit_key is not None:
+            self._active[record.limit_key] = self._active.get(record.limit_key, 0) + 1
+
+    def _leave_active(self, record: JobRecord) -> None:
+        """Free the job's slot; call on every way out of ACTIVE, before the state changes."""
+        key = record.limit_key
+        if key is None or record.state is not JobState.ACTIVE:
+            return
+        self._freed = True
+        left = self._active.get(key, 0) - 1
+        if left > 0:
+            self._active[key] = left
+        else:
+            self._active.pop(key, None)
+
     def _finish(self, record: JobRecord, state: JobState, now: float) -> None:
+        self._leave_active(record)
         record.state = state
         record.finished_at = now
         record.lease_token = None
@@ -110,6 +136,12 @@ class MemoryBackend(Backend):
         self._push(record, now)
         return Enqueued(_copy(record), created=True)
 
+    def _wake_if_freed(self) -> None:
+        with self._lock:
+            freed, self._freed = self._freed, False
+        if freed:
+            self._notify_work()
+
     def _held(self, lease: Lease) -> JobRecord | None:
         record = self._jobs.get(lease.job_id)
         if record is None or record.state is not JobState.ACTIVE:
@@ -132,24 +164,35 @@ class MemoryBackend(Backend):
             now = time.time()
             self._promote_due(now)
             heaps = [self._ready[q] for q in dict.fromkeys(queues) if q in self._ready]
+            # jobs whose key is full, per heap: set aside, pushed back after the claim
+            held: list[list[_HeapEntry]] = [[] for _ in heaps]
             while len(claimed) < limit:
-                best: list[_HeapEntry] | None = None
-                for heap in heaps:
+                best: int | None = None
+                for i, heap in enumerate(heaps):
                     while heap and not self._valid(heap[0]):
                         heapq.heappop(heap)
-                    if heap and (best is None or heap[0] < best[0]):
-                        best = heap
+                    if not heap or len(held[i]) >= LIMIT_SCAN:
+                        continue
+                    if best is None or heap[0] < heaps[best][0]:
+                        best = i
                 if best is None:
                     break
-                record = self._jobs[heapq.heappop(best)[3]]
+                entry = heapq.heappop(heaps[best])
+                record = self._jobs[entry[3]]
+                if self._full(record):
+                    held[best].append(entry)
+                    continue
                 self._version[record.id] = next(self._counter)
-                record.state = JobState.ACTIVE
+                self._activate(record)
                 record.attempts += 1
                 record.lease_token = token
                 record.lease_expires_at = now + lease_seconds
                 record.started_at = now
                 record.worker = worker
                 claimed.append(_copy(record))
+            for heap, entries in zip(heaps, held, strict=True):
+                for entry in entries:
+                    heapq.heappush(heap, entry)
         return claimed
 
     def _valid(self, entry: _HeapEntry) -> bool:
@@ -200,6 +243,7 @@ class MemoryBackend(Backend):
                     self._finish(record, item.state, now)
                 for follow_up in item.follow_ups:
                     self._insert(follow_up, now)
+        self._wake_if_freed()
         return accepted
 
     async def _update_running(self, updates: Sequence[RunningUpdate]) -> list[bool]:
@@ -240,6 +284,7 @@ class MemoryBackend(Backend):
                     record.worker = None
                     self._push(record, now)
                     requeued += 1
+        self._wake_if_freed()
         return Recovered(requeued, dead, cancelled)
 
     async def _cancel(self, job_id: str) -> JobRecord | None:
@@ -331,7 +376,11 @@ class MemoryBackend(Backend):
                 heap = self._ready.get(queue, [])
                 while heap and not self._valid(heap[0]):
                     heapq.heappop(heap)
-                if heap:
+                # a job whose key is full is not work; look past a bounded number of them
+                if any(
+                    self._valid(entry) and not self._full(self._jobs[entry[3]])
+                    for entry in heap[: LIMIT_SCAN + 1]
+                ):
                     return True
         return False
 

@@ -9,7 +9,6 @@ The machine's clock is the backend's clock: every process shares it.
 
 from __future__ import annotations
 
-import heapq
 import json
 import secrets
 import sqlite3
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from conveyor.backends.base import (
+    LIMIT_SCAN,
     LOST,
     Ack,
     Backend,
@@ -43,13 +43,20 @@ COLUMNS = (
     "seq, id, task, queue, state, priority, payload, headers, attempts, max_attempts, "
     "recoveries, timeout, result_ttl, enqueued_at, due_at, started_at, finished_at, "
     "lease_token, lease_expires_at, worker, result, error, progress, progress_message, "
-    "checkpoint, cancel_requested, expires_at, unique_key, unique_until, unique_for"
+    "checkpoint, cancel_requested, expires_at, unique_key, unique_until, unique_for, "
+    'limit_key, "limit"'
 )
 INSERT = (
     "INSERT INTO conveyor_jobs (id, task, queue, state, priority, payload, headers, "
     "max_attempts, timeout, result_ttl, enqueued_at, due_at, unique_key, unique_until, "
-    "unique_for) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    'unique_for, limit_key, "limit") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'
 )
+# the active jobs of a limited key; the partial index holds only active rows
+ACTIVE_OF_KEY = (
+    "SELECT count(*) FROM conveyor_jobs INDEXED BY conveyor_jobs_limits "
+    "WHERE limit_key = ? AND state = 'active'"
+)
+ACTIVE_OF_PENDING = ACTIVE_OF_KEY.replace("?", "pending.limit_key")
 UNIQUE_HOLDER = (
     f"SELECT {COLUMNS} FROM conveyor_jobs INDEXED BY conveyor_jobs_unique "
     "WHERE unique_key = ? ORDER BY seq DESC LIMIT 1"
@@ -63,7 +70,7 @@ WATCH_INTERVAL = 0.002
 
 class SQLiteBackend(Backend):
     capabilities: ClassVar[Capabilities] = Capabilities(
-        shared_across_processes=True, durable=True, pushes_new_work=False
+        shared_across_processes=True, durable=True, pushes_new_work=False, limits=True
     )
     _result_poll_ceiling = 0.05
 
@@ -139,7 +146,8 @@ class SQLiteBackend(Backend):
         wanted = list(dict.fromkeys(queues))
         # one index walk per queue, merged here: a multi-queue query would sort every row
         pick = (
-            "SELECT priority, due_at, seq FROM conveyor_jobs INDEXED BY conveyor_jobs_pending "
+            'SELECT priority, due_at, seq, limit_key, "limit" FROM conveyor_jobs '
+            "INDEXED BY conveyor_jobs_pending "
             "WHERE queue = ? AND state IN ('queued', 'scheduled') AND due_at <= ? "
             "ORDER BY priority DESC, due_at, seq LIMIT ?"
         )
@@ -149,15 +157,36 @@ class SQLiteBackend(Backend):
             "WHERE seq IN ({marks}) RETURNING " + COLUMNS
         )
 
-        def claim(conn: sqlite3.Connection, now: float) -> list[JobRecord]:
-            candidates = [
-                (-priority, due_at, seq)
+        def choose(conn: sqlite3.Connection, now: float, depth: int) -> tuple[list[int], bool]:
+            """The seqs to take, looking `depth` jobs deep into each queue; and whether
+            a job was passed over because its key was full."""
+            candidates = sorted(
+                (-priority, due_at, seq, key, cap)
                 for queue in wanted
-                for priority, due_at, seq in conn.execute(pick, (queue, now, limit))
-            ]
-            chosen = heapq.nsmallest(limit, candidates) if len(wanted) > 1 else candidates
+                for priority, due_at, seq, key, cap in conn.execute(pick, (queue, now, depth))
+            )
+            active: dict[str, int] = {}  # limit key -> active jobs, counting those taken here
+            chosen: list[int] = []
+            held_back = False
+            for *_, seq, key, cap in candidates:
+                if len(chosen) == limit:
+                    break
+                if key is not None:
+                    if key not in active:
+                        (active[key],) = conn.execute(ACTIVE_OF_KEY, (key,)).fetchone()
+                    if active[key] >= cap:
+                        held_back = True
+                        continue
+                    active[key] += 1
+                chosen.append(seq)
+            return chosen, held_back
+
+        def claim(conn: sqlite3.Connection, now: float) -> list[JobRecord]:
+            chosen, held_back = choose(conn, now, limit)
+            if held_back and len(chosen) < limit:  # look past the held-back jobs, boundedly
+                chosen, _ = choose(conn, now, limit + LIMIT_SCAN)
             lease = (token, now + lease_seconds, now, worker)
-            order = {seq: i for i, (*_, seq) in enumerate(chosen)}
+            order = {seq: i for i, seq in enumerate(chosen)}
             rows: list[Any] = []
             for chunk in _chunks(list(order), 500):
                 marks = ", ".join("?" * len(chunk))
@@ -382,12 +411,15 @@ class SQLiteBackend(Backend):
         with self._watch_lock:
             if self._watch is None:
                 raise BackendUnavailable("the SQLite backend is closed")
+            # a job whose key is full is not work; look past a bounded number of them
             return any(
                 self._watch.execute(
-                    "SELECT 1 FROM conveyor_jobs INDEXED BY conveyor_jobs_pending "
+                    'SELECT 1 FROM (SELECT limit_key, "limit" FROM conveyor_jobs '
+                    "INDEXED BY conveyor_jobs_pending "
                     "WHERE queue = ? AND state IN ('queued', 'scheduled') AND due_at <= ? "
-                    "LIMIT 1",
-                    (queue, time.time()),
+                    "ORDER BY priority DESC, due_at, seq LIMIT ?) AS pending "
+                    f'WHERE limit_key IS NULL OR ({ACTIVE_OF_PENDING}) < "limit" LIMIT 1',
+                    (queue, time.time(), LIMIT_SCAN + 1),
                 ).fetchone()
                 for queue in dict.fromkeys(queues)
             )
@@ -466,7 +498,7 @@ def _insert(conn: sqlite3.Connection, jobs: Sequence[JobRecord], now: float) -> 
             job.id, job.task, job.queue, record.state.value, job.priority, job.payload,
             json.dumps(job.headers) if job.headers else None, job.max_attempts, job.timeout,
             job.result_ttl, now, record.due_at, job.unique_key, job.unique_until,
-            job.unique_for,
+            job.unique_for, job.limit_key, job.limit,
         ))  # fmt: skip
     conn.executemany(INSERT, fresh)
     return results
@@ -565,6 +597,7 @@ def _record(row: Sequence[Any]) -> JobRecord:
         progress=row[22], progress_message=row[23], checkpoint=row[24],
         cancel_requested=bool(row[25]), expires_at=row[26], unique_key=row[27],
         unique_until=None if row[28] is None else UniqueUntil(row[28]), unique_for=row[29],
+        limit_key=row[30], limit=row[31],
     )  # fmt: skip
 
 

@@ -60,6 +60,12 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX conveyor_jobs_unique ON conveyor_jobs (unique_key, seq) "
         "WHERE unique_key IS NOT NULL",
     ],
+    [
+        "ALTER TABLE conveyor_jobs ADD COLUMN limit_key TEXT",
+        'ALTER TABLE conveyor_jobs ADD COLUMN "limit" INTEGER',
+        # a claim counts the active jobs of each limited key it meets
+        "CREATE INDEX conveyor_jobs_limits ON conveyor_jobs (limit_key) WHERE state = 'active'",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import redis
@@ -52,5 +53,31 @@ async def test_a_claim_sent_twice_leases_its_jobs_once() -> None:
         record = await backend.get("a")
         assert record is not None
         assert record.attempts == 1, "the second send counted no second attempt"
+    finally:
+        await backend.close()
+
+
+async def test_recovery_frees_the_slot_of_a_limited_job_whose_record_is_gone() -> None:
+    url = fresh_redis()
+    backend = RedisBackend(url)
+    await backend.open()
+    try:
+        limited = [
+            JobRecord(id=i, task="tasks.work", queue="default", payload=b"{}", limit_key="k",
+                      limit=1)
+            for i in ("gone", "next")
+        ]  # fmt: skip
+        await backend.enqueue(limited)
+        assert [r.id for r in await backend.claim(["default"], 10, "worker-1", 0.05)] == ["gone"]
+        raw = redis.Redis.from_url(url.split("?")[0])
+        assert raw.delete(f"{backend.prefix}:{{default}}:job:gone") == 1
+        assert await backend.claim(["default"], 10, "worker-1", 30.0) == []
+
+        await asyncio.sleep(0.1)  # the lease runs out
+        await backend._run("RECOVER", [3, "{}", 100])
+
+        assert [r.id for r in await backend.claim(["default"], 10, "worker-1", 30.0)] == ["next"]
+        assert raw.smembers(f"{backend.prefix}:limit:k") == {b"next"}
+        assert raw.hgetall(f"{backend.prefix}:limits") == {b"next": b"k"}
     finally:
         await backend.close()

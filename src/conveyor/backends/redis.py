@@ -71,7 +71,7 @@ CONNECT_TIMEOUT = 10.0  # seconds a connection may take (?socket_connect_timeout
 
 class RedisBackend(Backend):
     capabilities: ClassVar[Capabilities] = Capabilities(
-        shared_across_processes=True, durable=True, pushes_new_work=True
+        shared_across_processes=True, durable=True, pushes_new_work=True, limits=True
     )
 
     def __init__(self, url: str) -> None:
@@ -427,7 +427,8 @@ def _fields(job: JobRecord) -> list[str]:
         "" if job.timeout is None else repr(job.timeout),
         "" if job.result_ttl is None else repr(job.result_ttl), repr(job.delay),
         job.unique_key or "", job.unique_until or "",
-        "" if job.unique_for is None else repr(job.unique_for),
+        "" if job.unique_for is None else repr(job.unique_for), job.limit_key or "",
+        "" if job.limit is None else str(job.limit),
     ]  # fmt: skip
 
 
@@ -520,5 +521,6 @@ def _record(raw: bytes) -> JobRecord:
         checkpoint=_bytes(f.get("checkpoint")), cancel_requested=f.get("cancel_requested") == "1",
         expires_at=_number(f.get("expires_at")), unique_key=f.get("unique_key") or None,
         unique_until=UniqueUntil(f["unique_until"]) if f.get("unique_until") else None,
-        unique_for=_number(f.get("unique_for")),
+        unique_for=_number(f.get("unique_for")), limit_key=f.get("limit_key") or None,
+        limit=int(f["limit"]) if f.get("limit") else None,
     )  # fmt: skip

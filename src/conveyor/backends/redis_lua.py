@@ -21,6 +21,9 @@ declare no keys for routing.
     conveyor:seq             STRING the sequence that orders jobs across queues
     conveyor:claim:<token>   STRING the jobs one claim leased, for its lease (a retry's answer)
     conveyor:unique:<key>    STRING the id of the last job stored with this unique key
+    conveyor:limit:<key>     SET    the ids of the active jobs of this limit key
+    conveyor:limits          HASH   active limited job id -> its limit key (so recovery
+                                    frees the slot of a job whose record is gone)
 
 Times come from the server (`TIME`), never from a client. Numbers are written with
 string.format, never `tostring` or `..`, which keep only 14 digits.
@@ -40,13 +43,17 @@ from __future__ import annotations
 
 import re
 
+from conveyor.backends.base import LIMIT_SCAN
+
 DEFAULT_PREFIX = "conveyor"
 # letters, digits and . _ - only: a ':' or a '{' in a prefix would blur the key layout and
 # the queues' hash tags. Scripts get the prefix as KEYS[1].
 PREFIX_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
-PRELUDE = r"""
+PRELUDE = (
+    f"local LIMIT_SCAN = {LIMIT_SCAN}\n"
+    + r"""
 local P = KEYS[1]  -- the store's key prefix: one cached script serves every prefix
 local function now_s()
   local t = redis.call('TIME')
@@ -192,8 +199,26 @@ local function holds_key(id, now)
   return not FINISHED[f[1]] and q
 end
 
+-- concurrency limits: a slot is an id in its key's set, taken by a claim, freed on every
+-- way out of active
+local function lkey(lk) return P .. ':limit:' .. lk end
+local function take_slot(id, lk)
+  redis.call('SADD', lkey(lk), id)
+  redis.call('HSET', P .. ':limits', id, lk)
+end
+local function free_slot(q, id, lk)
+  if not lk or lk == '' then return end
+  redis.call('SREM', lkey(lk), id)
+  redis.call('HDEL', P .. ':limits', id)
+  publish(qkey(q, 'work'), '1')  -- a job held back by this key may run now
+end
+local function full(lk, limit)
+  return lk and lk ~= '' and redis.call('SCARD', lkey(lk)) >= tonumber(limit)
+end
+
 -- create a job from its JSON array: queue, id, task, priority, payload, headers,
--- max_attempts, timeout, result_ttl, delay, unique_key, unique_until, unique_for.
+-- max_attempts, timeout, result_ttl, delay, unique_key, unique_until, unique_for,
+-- limit_key, limit.
 -- Returns nil, or the record of the live job with that id or holding that unique key.
 local function create(job, now)
   local q, id = job[1], job[2]
@@ -214,7 +239,8 @@ local function create(job, now)
                   'max_attempts', job[7], 'recoveries', 0, 'timeout', job[8],
                   'result_ttl', job[9], 'enqueued_at', fmt(now), 'due_at', fmt(due),
                   'seq', seq, 'cancel_requested', 0, 'unique_key', unique,
-                  'unique_until', job[12], 'unique_for', job[13]}
+                  'unique_until', job[12], 'unique_for', job[13], 'limit_key', job[14],
+                  'limit', job[15]}
   if delay > 0 then
     fields[#fields + 1] = 'state'
     fields[#fields + 1] = 'scheduled'
@@ -248,13 +274,13 @@ local function promote(q, now)
 end
 
 -- the job under this lease, if the lease still holds: its queue, key and the fields
--- state, lease_token, cancel_requested, result_ttl, attempts, priority, rseq
+-- state, lease_token, cancel_requested, result_ttl, attempts, priority, rseq, limit_key
 local function held(id, token)
   local q = redis.call('HGET', P .. ':ids', id)
   if not q then return nil end
   local k = jkey(q, id)
   local f = redis.call('HMGET', k, 'state', 'lease_token', 'cancel_requested', 'result_ttl',
-                       'attempts', 'priority', 'rseq')
+                       'attempts', 'priority', 'rseq', 'limit_key')
   if f[1] ~= 'active' or f[2] ~= token then return nil end
   return q, k, f
 end
@@ -270,6 +296,7 @@ local function requeue(q, id, priority, rseq, fields)
   publish(P .. ':job:' .. id, 'queued')
 end
 """
+)
 
 # ARGV: one JSON array per job (see `create`). Returns the server time, then per job
 # 1 (created) or the record of the live job with that id.
@@ -319,38 +346,66 @@ if taken then
   return out
 end
 
-local candidates = {}
-for i = 5, #ARGV do
-  local q = ARGV[i]
-  promote(q, now)
-  local ready = redis.call('ZRANGE', qkey(q, 'ready'), 0, limit - 1, 'WITHSCORES')
-  for j = 1, #ready, 2 do
-    candidates[#candidates + 1] = {tonumber(ready[j + 1]), ready[j], q}
-  end
-end
-if #ARGV > 5 then
-  table.sort(candidates, function(a, b) return a[1] < b[1] end)
-end
+for i = 5, #ARGV do promote(ARGV[i], now) end
 local out = {}
 taken = {}
 local started = fmt(now)
-for i = 1, math.min(limit, #candidates) do
-  local id, q = candidates[i][2], candidates[i][3]
-  local k = jkey(q, id)
-  local t = as_table(redis.call('HGETALL', k))
-  zrem(qkey(q, 'ready'), id)
-  if t.state == 'queued' then
-    t.attempts = string.format('%d', tonumber(t.attempts) + 1)
-    redis.call('HSET', k, 'state', 'active', 'attempts', t.attempts, 'lease_token', token,
-               'lease_expires_at', expires, 'started_at', started, 'worker', worker)
-    t.state, t.lease_token, t.lease_expires_at, t.started_at, t.worker =
-      'active', token, expires, started, worker
-    zadd(qkey(q, 'active'), expires, id)
-    publish(P .. ':job:' .. id, 'active')
-    out[#out + 1] = encode(t, now)
-    taken[#taken + 1] = {q, id}
+local seen = {}  -- ids this claim looked at
+local in_use = {}  -- limit key -> its active jobs, counting those taken here
+local held_back = false  -- a job was passed over because its key was full
+
+-- take ready jobs in order, looking `depth` deep into each queue
+local function take(depth)
+  local candidates = {}
+  for i = 5, #ARGV do
+    local q = ARGV[i]
+    local ready = redis.call('ZRANGE', qkey(q, 'ready'), 0, depth - 1, 'WITHSCORES')
+    for j = 1, #ready, 2 do
+      if not seen[ready[j]] then
+        candidates[#candidates + 1] = {tonumber(ready[j + 1]), ready[j], q}
+      end
+    end
+  end
+  if #ARGV > 5 then
+    table.sort(candidates, function(a, b) return a[1] < b[1] end)
+  end
+  for _, c in ipairs(candidates) do
+    if #out >= limit then return end
+    local id, q = c[2], c[3]
+    seen[id] = true
+    local k = jkey(q, id)
+    local t = as_table(redis.call('HGETALL', k))
+    local lk = t.limit_key
+    local free = true
+    if t.state == 'queued' and lk and lk ~= '' then
+      local n = in_use[lk] or redis.call('SCARD', lkey(lk))
+      free = n < tonumber(t.limit)
+      if free then
+        in_use[lk] = n + 1
+        take_slot(id, lk)
+      else
+        held_back = true
+      end
+    end
+    if free then
+      zrem(qkey(q, 'ready'), id)
+    end
+    if free and t.state == 'queued' then
+      t.attempts = string.format('%d', tonumber(t.attempts) + 1)
+      redis.call('HSET', k, 'state', 'active', 'attempts', t.attempts, 'lease_token', token,
+                 'lease_expires_at', expires, 'started_at', started, 'worker', worker)
+      t.state, t.lease_token, t.lease_expires_at, t.started_at, t.worker =
+        'active', token, expires, started, worker
+      zadd(qkey(q, 'active'), expires, id)
+      publish(P .. ':job:' .. id, 'active')
+      out[#out + 1] = encode(t, now)
+      taken[#taken + 1] = {q, id}
+    end
   end
 end
+
+take(limit)
+if held_back and #out < limit then take(limit + LIMIT_SCAN) end  -- look past them, boundedly
 flush()
 if #taken > 0 then
   redis.call('SET', receipt, cjson.encode(taken), 'PX', math.ceil(tonumber(ARGV[2]) * 1000))
@@ -392,6 +447,7 @@ for i = 1, #ARGV do
   local id, state, result, err, retry_in = a[1], a[3], a[4], a[5], tonumber(a[6])
   local q, k, f = held(id, a[2])
   if q then
+    free_slot(q, id, f[8])  -- every ack takes the job out of active
     if FINISHED[state] then
       finish(q, id, 'active', state, now, f[4], {'result', result, 'error', err})
     else
@@ -467,9 +523,10 @@ for _, q in ipairs(redis.call('SMEMBERS', P .. ':queues')) do
   if #expired == batch then more = 1 end
   for _, id in ipairs(expired) do
     local f = redis.call('HMGET', jkey(q, id), 'cancel_requested', 'recoveries', 'result_ttl',
-                         'priority', 'rseq')
+                         'priority', 'rseq', 'limit_key')
+    free_slot(q, id, f[6] or redis.call('HGET', P .. ':limits', id))
     if not f[2] then
-      zrem(qkey(q, 'active'), id)  -- its record is gone: nothing to recover
+      zrem(qkey(q, 'active'), id)  -- its record is gone: nothing to recover but its slot
     elseif f[1] == '1' then
       finish(q, id, 'active', 'cancelled', now, f[3], {})
       cancelled = cancelled + 1
@@ -612,10 +669,18 @@ PENDING = (
     PRELUDE
     + r"""
 local now = now_s()
+-- whether a claim would take one of the queue's ready jobs: held-back jobs are not work
+local function runnable(q)
+  for _, id in ipairs(redis.call('ZRANGE', qkey(q, 'ready'), 0, LIMIT_SCAN)) do
+    local f = redis.call('HMGET', jkey(q, id), 'limit_key', 'limit')
+    if not full(f[1], f[2]) then return true end
+  end
+  return false
+end
 local next_due = ''
 for i = 1, #ARGV do
   local q = ARGV[i]
-  if redis.call('ZCARD', qkey(q, 'ready')) > 0 then return {1, ''} end
+  if runnable(q) then return {1, ''} end
   local first = redis.call('ZRANGE', qkey(q, 'scheduled'), 0, 0, 'WITHSCORES')
   if #first > 0 then
     local due = tonumber(first[2])

@@ -110,6 +110,12 @@ class JobRecord:
     # passes over the others: they wait, queued, without using an attempt.
     limit_key: str | None = None
     limit: int | None = None
+    # A token bucket per `rate_key`, shared by every worker: it holds up to `rate_limit`
+    # tokens and refills at `rate_limit` per `rate_period` seconds, on the backend's clock.
+    # A claim spends one token per job; a job that finds none waits, queued, unattempted.
+    rate_key: str | None = None
+    rate_limit: int | None = None
+    rate_period: float | None = None
 
     def holds_unique_key(self, now: float) -> bool:
         if self.unique_key is None:

@@ -30,6 +30,9 @@ def make_job(
     unique_for: float | None = None,
     limit_key: str | None = None,
     limit: int | None = None,
+    rate_key: str | None = None,
+    rate_limit: int | None = None,
+    rate_period: float | None = None,
 ) -> JobRecord:
     return JobRecord(
         id=f"job-{next(_ids)}" if job_id is None else job_id,
@@ -44,6 +47,9 @@ def make_job(
         unique_for=unique_for,
         limit_key=limit_key,
         limit=limit,
+        rate_key=rate_key,
+        rate_limit=rate_limit,
+        rate_period=rate_period,
     )
 
 

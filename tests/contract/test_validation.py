@@ -74,15 +74,21 @@ async def test_an_ack_back_to_active_is_refused(backend: Backend) -> None:
     assert await get(backend, "j") == claimed
 
 
+@pytest.mark.parametrize("kind", ["concurrency", "rate"])
 async def test_a_backend_enforces_limits_or_refuses_a_limited_job(
-    backend: Backend, request: pytest.FixtureRequest
+    backend: Backend, request: pytest.FixtureRequest, kind: str
 ) -> None:
-    limited = make_job("limited", limit_key="tasks.work", limit=2)
+    limited = (
+        make_job("limited", limit_key="tasks.work", limit=2)
+        if kind == "concurrency"
+        else make_job("limited", rate_key="tasks.work", rate_limit=2, rate_period=1.0)
+    )
     assert backend.capabilities.limits is (request.node.callspec.params["backend"] in WITH_LIMITS)
     if backend.capabilities.limits:
         await enqueue(backend, limited)
-        assert (await get(backend, "limited")).limit == 2
+        stored = await get(backend, "limited")
+        assert (stored.limit, stored.rate_limit) == (limited.limit, limited.rate_limit)
         return
-    with pytest.raises(ConfigurationError, match="cannot enforce concurrency limits"):
+    with pytest.raises(ConfigurationError, match="cannot enforce concurrency or rate limits"):
         await backend.enqueue([limited])
     assert await backend.get("limited") is None

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from conveyor.backends.sqlite import SQLiteBackend
 from conveyor.backends.sqlite_schema import MIGRATIONS, SCHEMA_VERSION
 from conveyor.job import JobState
@@ -40,17 +42,18 @@ async def test_an_upgrade_keeps_the_jobs_stored_before_it(tmp_path: Path) -> Non
     conn.close()
 
 
-async def test_an_upgrade_from_version_2_adds_limits(tmp_path: Path) -> None:
+@pytest.mark.parametrize("version", [2, 3])  # before limits; before rate limits
+async def test_an_upgrade_adds_limits(tmp_path: Path, version: int) -> None:
     path = tmp_path / "jobs.db"
-    with sqlite3.connect(path) as conn:  # a file made by the release before limits
-        for statements in MIGRATIONS[:2]:
+    with sqlite3.connect(path) as conn:
+        for statements in MIGRATIONS[:version]:
             for statement in statements:
                 conn.execute(statement)
         conn.execute(
             "INSERT INTO conveyor_jobs (id, task, queue, state, payload, enqueued_at, due_at) "
             "VALUES ('old', 'tasks.work', 'default', 'queued', x'', 1.0, 1.0)"
         )
-        conn.execute("PRAGMA user_version = 2")
+        conn.execute(f"PRAGMA user_version = {version}")
     conn.close()
 
     backend = SQLiteBackend(f"sqlite:///{path}")
@@ -60,7 +63,7 @@ async def test_an_upgrade_from_version_2_adds_limits(tmp_path: Path) -> None:
     finally:
         await backend.close()
 
-    assert (claimed.id, claimed.limit_key, claimed.limit) == ("old", None, None)
+    assert (claimed.id, claimed.limit_key, claimed.rate_key) == ("old", None, None)
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
     conn.close()

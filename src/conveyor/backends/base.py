@@ -106,7 +106,7 @@ class Capabilities:
     durable: bool
     pushes_new_work: bool  # wakes idle workers in other processes without polling
     transactional_enqueue: bool = False  # enqueue_in: inside the caller's own transaction
-    limits: bool = False  # honours JobRecord.limit_key / limit (per-key concurrency)
+    limits: bool = False  # honours JobRecord.limit_key / limit and rate_key / rate_*
 
 
 class JobWatch(Protocol):
@@ -297,11 +297,12 @@ class Backend(abc.ABC):
 
     def _check(self, job: JobRecord) -> None:
         check_record(job)
-        if job.limit_key is not None and not self.capabilities.limits:
+        limited = job.limit_key is not None or job.rate_key is not None
+        if limited and not self.capabilities.limits:
             scheme = self.url.split(":", 1)[0]
             raise ConfigurationError(
-                f"the {scheme}:// backend cannot enforce concurrency limits yet: drop "
-                "concurrency= from the task, or use a backend that can"
+                f"the {scheme}:// backend cannot enforce concurrency or rate limits: drop "
+                "concurrency= and rate_limit= from the task, or use a backend that can"
             )
 
     # -- storage primitives ----------------------------------------------------------------
@@ -467,6 +468,7 @@ def check_record(job: JobRecord) -> None:
             raise ConfigurationError(f"{name} must be a finite number of seconds or None")
     _check_unique(job)
     _check_limit(job)
+    _check_rate(job)
 
 
 def _check_limit(job: JobRecord) -> None:
@@ -474,10 +476,35 @@ def _check_limit(job: JobRecord) -> None:
         if job.limit is not None:
             raise ConfigurationError("a limit needs a limit_key")
         return
-    if not job.limit_key or len(job.limit_key) > 200 or not _is_utf8(job.limit_key):
-        raise ConfigurationError("a limit key must be 1 to 200 characters of UTF-8 text")
-    if isinstance(job.limit, bool) or not isinstance(job.limit, int) or job.limit < 1:
+    _check_limit_key(job.limit_key)
+    if not _is_count(job.limit):
         raise ConfigurationError(f"a limit must be a positive whole number, got {job.limit!r}")
+
+
+def _check_rate(job: JobRecord) -> None:
+    if job.rate_key is None:
+        if job.rate_limit is not None or job.rate_period is not None:
+            raise ConfigurationError("a rate limit needs a rate_key")
+        return
+    _check_limit_key(job.rate_key)
+    if not _is_count(job.rate_limit):
+        raise ConfigurationError(
+            f"a rate limit must be a positive whole number of jobs, got {job.rate_limit!r}"
+        )
+    period = job.rate_period
+    if not isinstance(period, int | float) or not math.isfinite(period) or period <= 0:
+        raise ConfigurationError(
+            f"a rate period must be a positive number of seconds, got {period!r}"
+        )
+
+
+def _check_limit_key(key: str) -> None:
+    if not key or len(key) > 200 or not _is_utf8(key):
+        raise ConfigurationError("a limit key must be 1 to 200 characters of UTF-8 text")
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
 def _check_unique(job: JobRecord) -> None:
@@ -499,6 +526,17 @@ def _is_utf8(text: str) -> bool:
     return True
 
 
+def bucket_tokens(
+    rate_limit: int, rate_period: float, stored: tuple[float, float] | None, now: float
+) -> float:
+    """The tokens in a rate bucket at `now`, from its stored (tokens, at): a bucket never
+    seen is full, and one refills at rate_limit per rate_period, up to rate_limit."""
+    if stored is None:
+        return float(rate_limit)
+    tokens, at = stored
+    return min(float(rate_limit), tokens + max(0.0, now - at) * rate_limit / rate_period)
+
+
 def new_record(job: JobRecord, now: float) -> JobRecord:
     """The record of a job just stored: the producer's fields; state and times from `now`.
 
@@ -511,7 +549,8 @@ def new_record(job: JobRecord, now: float) -> JobRecord:
         headers=dict(job.headers), max_attempts=job.max_attempts, timeout=job.timeout,
         result_ttl=job.result_ttl, enqueued_at=now, due_at=due_at, unique_key=job.unique_key,
         unique_until=job.unique_until, unique_for=job.unique_for, limit_key=job.limit_key,
-        limit=job.limit,
+        limit=job.limit, rate_key=job.rate_key, rate_limit=job.rate_limit,
+        rate_period=job.rate_period,
     )  # fmt: skip
 
 

@@ -27,6 +27,7 @@ from conveyor.backends.base import (
     LeaseStatus,
     Recovered,
     RunningUpdate,
+    bucket_tokens,
     new_record,
     reset_for_retry,
     worker_lost_error,
@@ -52,6 +53,7 @@ class MemoryBackend(Backend):
         self._scheduled: list[tuple[float, str, int]] = []
         self._unique: dict[str, str] = {}  # unique key -> the last job stored with it
         self._active: dict[str, int] = {}  # limit key -> how many of its jobs are active
+        self._buckets: dict[str, tuple[float, float]] = {}  # rate key -> (tokens, at)
         self._freed = False  # a limit slot opened: wake idle workers once the lock is let go
         self._counter = itertools.count(1)  # seqs and versions: never reused, even for an id
 
@@ -93,6 +95,24 @@ class MemoryBackend(Backend):
     def _full(self, record: JobRecord) -> bool:
         key, limit = record.limit_key, record.limit
         return key is not None and limit is not None and self._active.get(key, 0) >= limit
+
+    def _tokens(self, record: JobRecord, now: float) -> float:
+        key, rate, period = record.rate_key, record.rate_limit, record.rate_period
+        assert key is not None, "a job without a rate limit has no bucket"
+        assert rate is not None
+        assert period is not None
+        return bucket_tokens(rate, period, self._buckets.get(key), now)
+
+    def _has_token(self, record: JobRecord, now: float) -> bool:
+        return record.rate_key is None or self._tokens(record, now) >= 1
+
+    def _spend_token(self, record: JobRecord, now: float) -> None:
+        if record.rate_key is not None:
+            self._buckets[record.rate_key] = (self._tokens(record, now) - 1, now)
+
+    def _runnable(self, record: JobRecord, now: float) -> bool:
+        """Whether the job's limits let it start now: a free slot and a token."""
+        return not self._full(record) and self._has_token(record, now)
 
     def _activate(self, record: JobRecord) -> None:
         record.state = JobState.ACTIVE
@@ -164,7 +184,7 @@ class MemoryBackend(Backend):
             now = time.time()
             self._promote_due(now)
             heaps = [self._ready[q] for q in dict.fromkeys(queues) if q in self._ready]
-            # jobs whose key is full, per heap: set aside, pushed back after the claim
+            # jobs held back by their limits, per heap: set aside, pushed back after the claim
             held: list[list[_HeapEntry]] = [[] for _ in heaps]
             while len(claimed) < limit:
                 best: int | None = None
@@ -179,10 +199,11 @@ class MemoryBackend(Backend):
                     break
                 entry = heapq.heappop(heaps[best])
                 record = self._jobs[entry[3]]
-                if self._full(record):
+                if not self._runnable(record, now):
                     held[best].append(entry)
                     continue
                 self._version[record.id] = next(self._counter)
+                self._spend_token(record, now)
                 self._activate(record)
                 record.attempts += 1
                 record.lease_token = token
@@ -371,14 +392,15 @@ class MemoryBackend(Backend):
 
     def _has_due(self, queues: Sequence[str]) -> bool:
         with self._lock:
-            self._promote_due(time.time())
+            now = time.time()
+            self._promote_due(now)
             for queue in dict.fromkeys(queues):
                 heap = self._ready.get(queue, [])
                 while heap and not self._valid(heap[0]):
                     heapq.heappop(heap)
-                # a job whose key is full is not work; look past a bounded number of them
+                # a job held back by its limits is not work; look past a bounded number
                 if any(
-                    self._valid(entry) and not self._full(self._jobs[entry[3]])
+                    self._valid(entry) and self._runnable(self._jobs[entry[3]], now)
                     for entry in heap[: LIMIT_SCAN + 1]
                 ):
                     return True

@@ -428,7 +428,9 @@ def _fields(job: JobRecord) -> list[str]:
         "" if job.result_ttl is None else repr(job.result_ttl), repr(job.delay),
         job.unique_key or "", job.unique_until or "",
         "" if job.unique_for is None else repr(job.unique_for), job.limit_key or "",
-        "" if job.limit is None else str(job.limit),
+        "" if job.limit is None else str(job.limit), job.rate_key or "",
+        "" if job.rate_limit is None else str(job.rate_limit),
+        "" if job.rate_period is None else repr(job.rate_period),
     ]  # fmt: skip
 
 
@@ -522,5 +524,7 @@ def _record(raw: bytes) -> JobRecord:
         expires_at=_number(f.get("expires_at")), unique_key=f.get("unique_key") or None,
         unique_until=UniqueUntil(f["unique_until"]) if f.get("unique_until") else None,
         unique_for=_number(f.get("unique_for")), limit_key=f.get("limit_key") or None,
-        limit=int(f["limit"]) if f.get("limit") else None,
+        limit=int(f["limit"]) if f.get("limit") else None, rate_key=f.get("rate_key") or None,
+        rate_limit=int(f["rate_limit"]) if f.get("rate_limit") else None,
+        rate_period=_number(f.get("rate_period")),
     )  # fmt: skip

@@ -24,6 +24,7 @@ declare no keys for routing.
     conveyor:limit:<key>     SET    the ids of the active jobs of this limit key
     conveyor:limits          HASH   active limited job id -> its limit key (so recovery
                                     frees the slot of a job whose record is gone)
+    conveyor:rate:<key>      HASH   a rate bucket: tokens, at; it expires once full again
 
 Times come from the server (`TIME`), never from a client. Numbers are written with
 string.format, never `tostring` or `..`, which keep only 14 digits.
@@ -216,9 +217,24 @@ local function full(lk, limit)
   return lk and lk ~= '' and redis.call('SCARD', lkey(lk)) >= tonumber(limit)
 end
 
+-- rate limits: a token bucket per rate key (see base.bucket_tokens)
+local function rkey(rk) return P .. ':rate:' .. rk end
+local function bucket_tokens(rk, rate, period, now)
+  rate = tonumber(rate)
+  local b = redis.call('HMGET', rkey(rk), 'tokens', 'at')
+  if not b[1] then return rate end
+  local refill = math.max(0, now - tonumber(b[2])) * rate / tonumber(period)
+  return math.min(rate, tonumber(b[1]) + refill)
+end
+local function save_bucket(rk, tokens, period, now)
+  redis.call('HSET', rkey(rk), 'tokens', fmt(tokens), 'at', fmt(now))
+  -- a bucket left alone for a period is full again: as good as none
+  redis.call('PEXPIRE', rkey(rk), math.ceil(tonumber(period) * 1000))
+end
+
 -- create a job from its JSON array: queue, id, task, priority, payload, headers,
 -- max_attempts, timeout, result_ttl, delay, unique_key, unique_until, unique_for,
--- limit_key, limit.
+-- limit_key, limit, rate_key, rate_limit, rate_period.
 -- Returns nil, or the record of the live job with that id or holding that unique key.
 local function create(job, now)
   local q, id = job[1], job[2]
@@ -240,7 +256,8 @@ local function create(job, now)
                   'result_ttl', job[9], 'enqueued_at', fmt(now), 'due_at', fmt(due),
                   'seq', seq, 'cancel_requested', 0, 'unique_key', unique,
                   'unique_until', job[12], 'unique_for', job[13], 'limit_key', job[14],
-                  'limit', job[15]}
+                  'limit', job[15], 'rate_key', job[16], 'rate_limit', job[17],
+                  'rate_period', job[18]}
   if delay > 0 then
     fields[#fields + 1] = 'state'
     fields[#fields + 1] = 'scheduled'
@@ -352,7 +369,8 @@ taken = {}
 local started = fmt(now)
 local seen = {}  -- ids this claim looked at
 local in_use = {}  -- limit key -> its active jobs, counting those taken here
-local held_back = false  -- a job was passed over because its key was full
+local tokens, periods = {}, {}  -- rate key -> tokens left, counting those spent here
+local held_back = false  -- a job was passed over: its limits held it back
 
 -- take ready jobs in order, looking `depth` deep into each queue
 local function take(depth)
@@ -375,17 +393,26 @@ local function take(depth)
     seen[id] = true
     local k = jkey(q, id)
     local t = as_table(redis.call('HGETALL', k))
-    local lk = t.limit_key
+    local lk, rk = t.limit_key, t.rate_key
+    local limited, rated = lk and lk ~= '', rk and rk ~= ''
     local free = true
-    if t.state == 'queued' and lk and lk ~= '' then
-      local n = in_use[lk] or redis.call('SCARD', lkey(lk))
-      free = n < tonumber(t.limit)
-      if free then
-        in_use[lk] = n + 1
+    if t.state == 'queued' and limited then
+      in_use[lk] = in_use[lk] or redis.call('SCARD', lkey(lk))
+      free = in_use[lk] < tonumber(t.limit)
+    end
+    if t.state == 'queued' and free and rated then
+      tokens[rk] = tokens[rk] or bucket_tokens(rk, t.rate_limit, t.rate_period, now)
+      periods[rk] = t.rate_period
+      free = tokens[rk] >= 1
+    end
+    if not free then
+      held_back = true
+    elseif t.state == 'queued' then
+      if limited then
+        in_use[lk] = in_use[lk] + 1
         take_slot(id, lk)
-      else
-        held_back = true
       end
+      if rated then tokens[rk] = tokens[rk] - 1 end
     end
     if free then
       zrem(qkey(q, 'ready'), id)
@@ -406,6 +433,7 @@ end
 
 take(limit)
 if held_back and #out < limit then take(limit + LIMIT_SCAN) end  -- look past them, boundedly
+for rk, left in pairs(tokens) do save_bucket(rk, left, periods[rk], now) end
 flush()
 if #taken > 0 then
   redis.call('SET', receipt, cjson.encode(taken), 'PX', math.ceil(tonumber(ARGV[2]) * 1000))
@@ -672,8 +700,12 @@ local now = now_s()
 -- whether a claim would take one of the queue's ready jobs: held-back jobs are not work
 local function runnable(q)
   for _, id in ipairs(redis.call('ZRANGE', qkey(q, 'ready'), 0, LIMIT_SCAN)) do
-    local f = redis.call('HMGET', jkey(q, id), 'limit_key', 'limit')
-    if not full(f[1], f[2]) then return true end
+    local f = redis.call('HMGET', jkey(q, id), 'limit_key', 'limit', 'rate_key', 'rate_limit',
+                         'rate_period')
+    local rated = f[3] and f[3] ~= ''
+    if not full(f[1], f[2]) and not (rated and bucket_tokens(f[3], f[4], f[5], now) < 1) then
+      return true
+    end
   end
   return false
 end

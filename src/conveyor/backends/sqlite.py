@@ -9,6 +9,7 @@ The machine's clock is the backend's clock: every process shares it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import secrets
 import sqlite3
@@ -31,6 +32,7 @@ from conveyor.backends.base import (
     LeaseStatus,
     Recovered,
     RunningUpdate,
+    bucket_tokens,
     new_record,
     worker_lost_error,
 )
@@ -44,12 +46,13 @@ COLUMNS = (
     "recoveries, timeout, result_ttl, enqueued_at, due_at, started_at, finished_at, "
     "lease_token, lease_expires_at, worker, result, error, progress, progress_message, "
     "checkpoint, cancel_requested, expires_at, unique_key, unique_until, unique_for, "
-    'limit_key, "limit"'
+    'limit_key, "limit", rate_key, rate_limit, rate_period'
 )
 INSERT = (
     "INSERT INTO conveyor_jobs (id, task, queue, state, priority, payload, headers, "
     "max_attempts, timeout, result_ttl, enqueued_at, due_at, unique_key, unique_until, "
-    'unique_for, limit_key, "limit") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'
+    'unique_for, limit_key, "limit", rate_key, rate_limit, rate_period) '
+    f"VALUES ({', '.join('?' * 20)})"
 )
 # the active jobs of a limited key; the partial index holds only active rows
 ACTIVE_OF_KEY = (
@@ -57,6 +60,17 @@ ACTIVE_OF_KEY = (
     "WHERE limit_key = ? AND state = 'active'"
 )
 ACTIVE_OF_PENDING = ACTIVE_OF_KEY.replace("?", "pending.limit_key")
+BUCKET = "SELECT tokens, updated_at FROM conveyor_rates WHERE key = ?"
+SAVE_BUCKET = (
+    "INSERT INTO conveyor_rates (key, tokens, updated_at) VALUES (?, ?, ?) "
+    "ON CONFLICT (key) DO UPDATE SET tokens = excluded.tokens, updated_at = excluded.updated_at"
+)
+# the tokens in a pending job's bucket now (the parameter), as `bucket_tokens` counts them
+TOKENS_OF_PENDING = (
+    "coalesce((SELECT min(pending.rate_limit, tokens + max(0, ? - updated_at) * "
+    "pending.rate_limit / pending.rate_period) FROM conveyor_rates "
+    "WHERE key = pending.rate_key), pending.rate_limit)"
+)
 UNIQUE_HOLDER = (
     f"SELECT {COLUMNS} FROM conveyor_jobs INDEXED BY conveyor_jobs_unique "
     "WHERE unique_key = ? ORDER BY seq DESC LIMIT 1"
@@ -146,7 +160,8 @@ class SQLiteBackend(Backend):
         wanted = list(dict.fromkeys(queues))
         # one index walk per queue, merged here: a multi-queue query would sort every row
         pick = (
-            'SELECT priority, due_at, seq, limit_key, "limit" FROM conveyor_jobs '
+            'SELECT priority, due_at, seq, limit_key, "limit", rate_key, rate_limit, rate_period '
+            "FROM conveyor_jobs "
             "INDEXED BY conveyor_jobs_pending "
             "WHERE queue = ? AND state IN ('queued', 'scheduled') AND due_at <= ? "
             "ORDER BY priority DESC, due_at, seq LIMIT ?"
@@ -157,34 +172,43 @@ class SQLiteBackend(Backend):
             "WHERE seq IN ({marks}) RETURNING " + COLUMNS
         )
 
-        def choose(conn: sqlite3.Connection, now: float, depth: int) -> tuple[list[int], bool]:
-            """The seqs to take, looking `depth` jobs deep into each queue; and whether
-            a job was passed over because its key was full."""
+        def choose(conn: sqlite3.Connection, now: float, depth: int) -> _Choice:
+            """The seqs to take, looking `depth` jobs deep into each queue."""
             candidates = sorted(
-                (-priority, due_at, seq, key, cap)
+                (-priority, due_at, seq, limits)
                 for queue in wanted
-                for priority, due_at, seq, key, cap in conn.execute(pick, (queue, now, depth))
+                for priority, due_at, seq, *limits in conn.execute(pick, (queue, now, depth))
             )
+            choice = _Choice()
             active: dict[str, int] = {}  # limit key -> active jobs, counting those taken here
-            chosen: list[int] = []
-            held_back = False
-            for *_, seq, key, cap in candidates:
-                if len(chosen) == limit:
+            for *_, seq, (key, cap, rate_key, rate, period) in candidates:
+                if len(choice.seqs) == limit:
                     break
                 if key is not None:
                     if key not in active:
                         (active[key],) = conn.execute(ACTIVE_OF_KEY, (key,)).fetchone()
                     if active[key] >= cap:
-                        held_back = True
+                        choice.held_back = True
                         continue
+                if rate_key is not None:
+                    if rate_key not in choice.tokens:
+                        stored = conn.execute(BUCKET, (rate_key,)).fetchone()
+                        choice.tokens[rate_key] = bucket_tokens(rate, period, stored, now)
+                    if choice.tokens[rate_key] < 1:
+                        choice.held_back = True
+                        continue
+                    choice.tokens[rate_key] -= 1
+                if key is not None:
                     active[key] += 1
-                chosen.append(seq)
-            return chosen, held_back
+                choice.seqs.append(seq)
+            return choice
 
         def claim(conn: sqlite3.Connection, now: float) -> list[JobRecord]:
-            chosen, held_back = choose(conn, now, limit)
-            if held_back and len(chosen) < limit:  # look past the held-back jobs, boundedly
-                chosen, _ = choose(conn, now, limit + LIMIT_SCAN)
+            choice = choose(conn, now, limit)
+            if choice.held_back and len(choice.seqs) < limit:  # look past them, boundedly
+                choice = choose(conn, now, limit + LIMIT_SCAN)
+            conn.executemany(SAVE_BUCKET, [(k, t, now) for k, t in choice.tokens.items()])
+            chosen = choice.seqs
             lease = (token, now + lease_seconds, now, worker)
             order = {seq: i for i, seq in enumerate(chosen)}
             rows: list[Any] = []
@@ -411,15 +435,17 @@ class SQLiteBackend(Backend):
         with self._watch_lock:
             if self._watch is None:
                 raise BackendUnavailable("the SQLite backend is closed")
-            # a job whose key is full is not work; look past a bounded number of them
+            # a job held back by its limits is not work; look past a bounded number of them
+            now = time.time()
             return any(
                 self._watch.execute(
-                    'SELECT 1 FROM (SELECT limit_key, "limit" FROM conveyor_jobs '
-                    "INDEXED BY conveyor_jobs_pending "
+                    'SELECT 1 FROM (SELECT limit_key, "limit", rate_key, rate_limit, rate_period '
+                    "FROM conveyor_jobs INDEXED BY conveyor_jobs_pending "
                     "WHERE queue = ? AND state IN ('queued', 'scheduled') AND due_at <= ? "
                     "ORDER BY priority DESC, due_at, seq LIMIT ?) AS pending "
-                    f'WHERE limit_key IS NULL OR ({ACTIVE_OF_PENDING}) < "limit" LIMIT 1',
-                    (queue, time.time(), LIMIT_SCAN + 1),
+                    f'WHERE (limit_key IS NULL OR ({ACTIVE_OF_PENDING}) < "limit") '
+                    f"AND (rate_key IS NULL OR {TOKENS_OF_PENDING} >= 1) LIMIT 1",
+                    (queue, now, LIMIT_SCAN + 1, now),
                 ).fetchone()
                 for queue in dict.fromkeys(queues)
             )
@@ -498,7 +524,8 @@ def _insert(conn: sqlite3.Connection, jobs: Sequence[JobRecord], now: float) -> 
             job.id, job.task, job.queue, record.state.value, job.priority, job.payload,
             json.dumps(job.headers) if job.headers else None, job.max_attempts, job.timeout,
             job.result_ttl, now, record.due_at, job.unique_key, job.unique_until,
-            job.unique_for, job.limit_key, job.limit,
+            job.unique_for, job.limit_key, job.limit, job.rate_key, job.rate_limit,
+            job.rate_period,
         ))  # fmt: skip
     conn.executemany(INSERT, fresh)
     return results
@@ -586,6 +613,16 @@ def _observe(record: JobRecord, now: float) -> JobRecord:
     return record
 
 
+@dataclasses.dataclass
+class _Choice:
+    """What a claim takes: its jobs' seqs, in order; the tokens left in the rate buckets it
+    looked at; and whether it passed over a job its limits held back."""
+
+    seqs: list[int] = dataclasses.field(default_factory=list)
+    tokens: dict[str, float] = dataclasses.field(default_factory=dict)
+    held_back: bool = False
+
+
 def _record(row: Sequence[Any]) -> JobRecord:
     return JobRecord(
         id=row[1], task=row[2], queue=row[3], state=JobState(row[4]), priority=row[5],
@@ -597,7 +634,8 @@ def _record(row: Sequence[Any]) -> JobRecord:
         progress=row[22], progress_message=row[23], checkpoint=row[24],
         cancel_requested=bool(row[25]), expires_at=row[26], unique_key=row[27],
         unique_until=None if row[28] is None else UniqueUntil(row[28]), unique_for=row[29],
-        limit_key=row[30], limit=row[31],
+        limit_key=row[30], limit=row[31], rate_key=row[32], rate_limit=row[33],
+        rate_period=row[34],
     )  # fmt: skip
 
 

@@ -66,6 +66,14 @@ MIGRATIONS: list[list[str]] = [
         # a claim counts the active jobs of each limited key it meets
         "CREATE INDEX conveyor_jobs_limits ON conveyor_jobs (limit_key) WHERE state = 'active'",
     ],
+    [
+        "ALTER TABLE conveyor_jobs ADD COLUMN rate_key TEXT",
+        "ALTER TABLE conveyor_jobs ADD COLUMN rate_limit INTEGER",
+        "ALTER TABLE conveyor_jobs ADD COLUMN rate_period REAL",
+        # one token bucket per rate key: its tokens when it was last spent from
+        "CREATE TABLE conveyor_rates (key TEXT PRIMARY KEY, tokens REAL NOT NULL, "
+        "updated_at REAL NOT NULL) WITHOUT ROWID",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

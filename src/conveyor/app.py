@@ -110,6 +110,9 @@ class Conveyor:
         job_id: str | Callable[..., str] | None = None,
         executor: SyncExecutor = "thread",
         unique: Unique | None = None,
+        concurrency: int | None = None,
+        concurrency_key: Callable[..., Any] | None = None,
+        rate_limit: str | None = None,
     ) -> TaskDecorator: ...
 
     def task(
@@ -127,6 +130,9 @@ class Conveyor:
         job_id: str | Callable[..., str] | None = None,
         executor: SyncExecutor = "thread",
         unique: Unique | None = None,
+        concurrency: int | None = None,
+        concurrency_key: Callable[..., Any] | None = None,
+        rate_limit: str | None = None,
     ) -> Task[Any, Any] | TaskDecorator:
         """Register a function as a task. Every option has a default.
 
@@ -141,6 +147,11 @@ class Conveyor:
         unique: "until_started", "until_finished" or a timedelta: while a job of the same
         call (task and arguments) is pending, pending or running, or was enqueued less than
         that long ago, enqueue returns that job instead of storing another.
+        concurrency: at most this many of the task's jobs run at once, across every
+        worker; with concurrency_key (a callable taking the arguments, returning a str),
+        at most this many per key, so one tenant cannot take every slot. rate_limit:
+        "100/m" (per s, m, h or d, or "5/10s") starts at most that many a period across
+        every worker. A job held back by a limit waits without using an attempt.
         """
         config = TaskConfig(
             queue=queue or self.default_queue,
@@ -153,6 +164,9 @@ class Conveyor:
             job_id=job_id,
             executor=executor,
             unique=unique,
+            concurrency=concurrency,
+            concurrency_key=concurrency_key,
+            rate_limit=rate_limit,
         )
 
         def register(fn: Callable[..., Any]) -> Task[Any, Any]:

@@ -29,6 +29,7 @@ from conveyor.context import CORRELATION_HEADER, Context
 from conveyor.correlation import current_correlation_id
 from conveyor.errors import ArgumentError, ConfigurationError, PayloadTooLarge
 from conveyor.job import PRIORITY_LIMIT, JobHandle, JobRecord
+from conveyor.limits import apply_limits, check_limits
 from conveyor.retry import Backoff, check_backoff
 from conveyor.serialization import ArgumentCodec, ValueCodec
 from conveyor.unique import Unique, check_unique, make_unique
@@ -77,6 +78,9 @@ class TaskConfig:
     job_id: str | Callable[..., str] | None = None
     executor: SyncExecutor = "thread"
     unique: Unique | None = None
+    concurrency: int | None = None  # at most this many running at once, across every worker
+    concurrency_key: Callable[..., Any] | None = None  # ... per key of the arguments
+    rate_limit: str | None = None  # "100/m": at most 100 started a minute, across every worker
 
     def check(self, name: str) -> None:
         where = f"task {name!r}"
@@ -92,6 +96,7 @@ class TaskConfig:
                 f"{where}: result_ttl must be a finite number of seconds >= 0, or None (keep)"
             )
         check_unique(self.unique, where)
+        check_limits(self.concurrency, self.concurrency_key, self.rate_limit, where)
         if self.unique is not None and self.job_id is not None:
             raise ConfigurationError(f"{where}: give job_id or unique, not both")
         if self.executor not in ("thread", "process"):
@@ -346,6 +351,7 @@ def _record(
                 f"{task.name}: give job_id or unique, not both (options(unique=None) drops it)"
             )
         make_unique(record, unique)
+    apply_limits(record, config.concurrency, config.concurrency_key, config.rate_limit, arguments)
     return record
 
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import ConfigurationError
 from conveyor.job import JobRecord
+from conveyor.limits import limit_fields
 from conveyor.task import Signature, Step
 from conveyor.workflow_handle import WorkflowHandle
 from conveyor.workflow_records import (
@@ -202,6 +203,7 @@ def _as_step(record: JobRecord, job_id: str, headers: dict[str, str]) -> JobReco
         timeout=record.timeout,
         result_ttl=record.result_ttl,
         delay=record.delay,
+        **limit_fields(record),
     )
 
 

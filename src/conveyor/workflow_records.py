@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from conveyor.errors import JobNotFound, PayloadTooLarge, SerializationError
 from conveyor.job import JobRecord, JobState
+from conveyor.limits import limit_fields, step_limits
 from conveyor.task import Step, Task, TaskConfig
 
 if TYPE_CHECKING:
@@ -76,6 +77,7 @@ def spec(step: Step[Any]) -> dict[str, Any]:
         "result_ttl": record.result_ttl,
         "delay": record.delay,
         "headers": record.headers,
+        **limit_fields(record),
     }
 
 
@@ -104,6 +106,7 @@ def step_record(
         timeout=step["timeout"],
         result_ttl=step["result_ttl"],
         delay=step["delay"],
+        **step_limits(step),
     )
 
 

@@ -16,7 +16,7 @@ from live_services import fresh_postgres, fresh_redis
 
 BACKENDS = ["memory", "sqlite", "redis", "postgres"]
 # the backends that enforce limits (JobRecord.limit_key); the others refuse a limited job
-WITH_LIMITS = ["memory", "sqlite", "redis"]
+WITH_LIMITS = ["memory", "sqlite", "redis", "postgres"]
 
 
 def backend_url(name: str, tmp_path: Path) -> str:

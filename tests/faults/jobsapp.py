@@ -30,6 +30,8 @@ SCALE_ENV = "FAULTS_NAP_SCALE"
 CRON_ENV = "FAULTS_CRON"
 
 BRIEF_TTL = 1.0  # seconds the results of `brief` and `flop` jobs are kept
+LIMITED = 2  # `limited_nap` jobs running at once, across every worker
+RATE = "5/s"  # `rated_echo` jobs started, across every worker
 
 # the oracle log's events
 START, END, CANCEL, BLOCK = "start", "end", "cancel", "block"
@@ -201,6 +203,9 @@ class Jobs:
         self.count_up = task(name="faults.count_up")(count_up)
         self.count_up_then_die = task(name="faults.count_up_then_die")(count_up_then_die)
         self.add_up = task(name="faults.add_up")(add_up)
+        # limits held across every worker process (test_limits)
+        self.limited_nap = task(name="faults.limited_nap", concurrency=LIMITED)(nap)
+        self.rated_echo = task(name="faults.rated_echo", rate_limit=RATE)(echo)
         if os.environ.get(CRON_ENV):
             self.app.cron("* * * * * *", name="faults.tick")(self.tick)
 

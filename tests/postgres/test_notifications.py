@@ -87,6 +87,30 @@ async def test_a_watch_hears_progress_and_the_end_of_a_job(
     assert record.state is JobState.SUCCEEDED
 
 
+@pytest.mark.parametrize("way_out", ["ack", "recovery"])
+async def test_a_freed_limit_slot_wakes_an_idle_waiter(
+    backend: PostgresBackend, other: PostgresBackend, way_out: str
+) -> None:
+    limited = [
+        JobRecord(id=f"k{i}", task="tasks.work", queue="default", payload=b"{}",
+                  limit_key="k", limit=1)
+        for i in (1, 2)
+    ]  # fmt: skip
+    await backend.enqueue(limited)
+    [first] = await backend.claim(["default"], 10, "worker-1", 0.2)
+    assert first.lease_token is not None
+    waiting = asyncio.create_task(other.wait_for_work(["default"], timeout=NEVER))
+    await asyncio.sleep(0.3)
+    assert not waiting.done(), "k2, held back by its limit, is not work"
+
+    if way_out == "recovery":  # its worker died (the lease has run out) and it ends
+        assert (await backend.recover_expired(max_recoveries=0)).dead == 1
+    else:
+        assert await backend.ack([Ack(Lease("k1", first.lease_token), JobState.SUCCEEDED)])
+
+    await asyncio.wait_for(waiting, LIMIT)
+
+
 async def test_the_listener_reconnects_after_losing_its_connection(
     backend: PostgresBackend, other: PostgresBackend, conninfo: str
 ) -> None:

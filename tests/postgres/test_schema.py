@@ -18,7 +18,7 @@ from conveyor.job import JobRecord, JobState
 INDEXES = {
     "conveyor_jobs_pkey", "conveyor_jobs_id_key", "conveyor_jobs_pending",
     "conveyor_jobs_scheduled", "conveyor_jobs_leases", "conveyor_jobs_expiry",
-    "conveyor_jobs_state", "conveyor_jobs_unique",
+    "conveyor_jobs_state", "conveyor_jobs_unique", "conveyor_jobs_limits",
 }  # fmt: skip
 
 
@@ -92,8 +92,8 @@ async def test_a_claim_walks_the_pending_index_past_many_finished_jobs(
 
     with psycopg.ClientCursor(psycopg.connect(conninfo)) as cursor:
         params = {
-            "queues": ["default"], "limit": 10, "worker": "w", "token": "t", "lease": 30.0,
-            "events": backend.sql.events_channel,
+            "queues": ["default"], "limit": 10, "depth": 10, "worker": "w", "token": "t",
+            "lease": 30.0, "events": backend.sql.events_channel,
         }  # fmt: skip
         cursor.execute(b"EXPLAIN " + backend.sql.claim, params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
@@ -156,3 +156,36 @@ async def test_an_upgrade_keeps_the_jobs_stored_before_it(
         JobState.QUEUED, None, None, None,
     )  # fmt: skip
     assert claimed.id == "old"
+
+
+async def test_an_upgrade_from_version_2_adds_limits(
+    pg_url: str, conninfo: str, schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with monkeypatch.context() as patch:  # a store made by the release before limits
+        patch.setattr(postgres_schema, "MIGRATIONS", postgres_schema.MIGRATIONS[:2])
+        patch.setattr(postgres_schema, "SCHEMA_VERSION", 2)
+        assert await PostgresBackend(pg_url).migrate() == (0, 2)
+    with psycopg.connect(conninfo) as conn:
+        conn.execute(
+            f'INSERT INTO "{schema}".conveyor_jobs (id, task, queue, state, payload, '
+            "enqueued_at, due_at) VALUES ('old', 'tasks.work', 'default', 'queued', '', "
+            "now(), now())".encode()
+        )
+
+    backend = PostgresBackend(pg_url)
+    assert await backend.migrate() == (2, SCHEMA_VERSION)
+    await backend.open()
+    try:
+        limited = JobRecord(
+            id="new", task="tasks.work", queue="default", payload=b"", limit_key="k", limit=1,
+            rate_key="r", rate_limit=1, rate_period=60.0,
+        )  # fmt: skip
+        await backend.enqueue([limited])
+        claimed = await backend.claim(["default"], 10, "w", 30.0)
+    finally:
+        await backend.close()
+
+    assert [(r.id, r.limit_key, r.rate_key) for r in claimed] == [
+        ("old", None, None), ("new", "k", "r"),
+    ]  # fmt: skip
+    assert indexes(conninfo, schema) == INDEXES

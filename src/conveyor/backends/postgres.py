@@ -9,6 +9,9 @@ once it waits for work, and one more once it waits for a job's result or events.
 other query option goes to libpq unchanged (`sslmode`, `connect_timeout`, ...).
 
 Claims take a batch with `FOR UPDATE SKIP LOCKED`, so workers never wait for each other.
+A claim that meets jobs with concurrency or rate limits goes on in a short transaction: it
+locks their keys (advisory locks) before it counts their active jobs and tokens, so the
+limits hold across every worker; a claim that meets none stays one statement.
 Every change is announced with NOTIFY in the transaction that makes it: idle workers wake
 within milliseconds of an enqueue and `result()` and `events()` hear about their job, while
 a slow look at the table covers notifications lost to a reconnect. Due times and leases
@@ -28,10 +31,12 @@ import threading
 import time
 import urllib.parse
 import weakref
+from collections import Counter
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 from conveyor.backends.base import (
+    LIMIT_SCAN,
     LOST,
     Ack,
     Backend,
@@ -43,6 +48,7 @@ from conveyor.backends.base import (
     LeaseStatus,
     Recovered,
     RunningUpdate,
+    bucket_tokens,
     worker_lost_error,
 )
 from conveyor.errors import BackendUnavailable, ConfigurationError
@@ -75,6 +81,7 @@ class PostgresBackend(Backend):
         durable=True,
         pushes_new_work=True,
         transactional_enqueue=True,
+        limits=True,
     )
 
     def __init__(self, url: str) -> None:
@@ -193,13 +200,45 @@ class PostgresBackend(Backend):
         self, queues: Sequence[str], limit: int, worker: str, lease_seconds: float
     ) -> list[JobRecord]:
         params = {
-            "queues": list(dict.fromkeys(queues)), "limit": limit, "worker": worker,
-            "token": secrets.token_hex(8), "lease": lease_seconds,
+            "queues": list(dict.fromkeys(queues)), "limit": limit, "depth": limit,
+            "worker": worker, "token": secrets.token_hex(8), "lease": lease_seconds,
             "events": self.sql.events_channel,
         }  # fmt: skip
-        rows = await self._rows(self.sql.claim, params)
+        async with self._connection() as conn:
+            rows = await AsyncRunner(conn).rows(self.sql.claim, params)
+            met_limits = rows[0][-1]
+            rows = [row for row in rows if row[0] is not None]  # not the row of NULLs
+            if met_limits and len(rows) < limit:
+                rows += await self._claim_limited(conn, params, limit - len(rows))
         rows.sort(key=lambda row: (-row[4], row[13], row[26]))  # priority, due_at, seq
         return [record(row) for row in rows]
+
+    async def _claim_limited(
+        self, conn: psycopg.AsyncConnection[Any], params: dict[str, Any], left: int
+    ) -> list[Row]:
+        """Up to `left` more jobs, looking past those their limits hold back.
+
+        The keys are locked in one statement and their slots and tokens counted in the
+        next, which sees every claim that held the locks before it: no two claims ever
+        fill the same slot or spend the same token.
+        """
+        runner = AsyncRunner(conn)
+        params = {
+            **params, "depth": left + LIMIT_SCAN, "wait": left,
+            "namespace": self.sql.limits_namespace,
+        }  # fmt: skip
+        async with conn.transaction():
+            keys = await runner.rows(self.sql.lock_limits, params)
+            locked = {(kind, key) for kind, key, got in keys if got}
+            params["limit_keys"] = [key for kind, key in locked if kind == "limit"]
+            due = await runner.rows(self.sql.limited_due, params)
+            seqs, tokens = _choose(due, locked, left)
+            if not seqs:
+                return []
+            params.update(
+                seqs=seqs, rate_keys=list(tokens), tokens=list(tokens.values()), now=due[0][-1]
+            )
+            return await runner.rows(self.sql.claim_chosen, params)
 
     async def _extend(
         self, leases: Sequence[Lease], lease_seconds: float
@@ -379,7 +418,9 @@ class PostgresBackend(Backend):
         async with state.work.subscribe(queues, ready_within=min(timeout, 1.0)) as heard:
             try:
                 ((due, next_in),) = await self._rows(
-                    self.sql.pending, {"queues": list(queues)}, retry=True
+                    self.sql.pending,
+                    {"queues": list(queues), "depth": LIMIT_SCAN + 1},
+                    retry=True,
                 )
             except BackendUnavailable:
                 due, next_in = False, None  # the caller's next claim says why
@@ -395,6 +436,38 @@ class PostgresBackend(Backend):
         state = await self._ready()
         async with state.events.subscribe([job_id], ready_within=1.0) as heard:
             yield _Watch(heard, state.events, poll or self._result_poll_ceiling)
+
+
+def _choose(
+    due: list[Row], locked: set[tuple[str, str]], left: int
+) -> tuple[list[int], dict[str, float]]:
+    """The seqs of up to `left` of the `due` jobs (LIMITED_DUE's rows) that their limits
+    let start, best first; and the tokens, before this claim, of the rate buckets they
+    spend from. A job whose key this claim did not lock is passed over."""
+    seqs: list[int] = []
+    active: dict[str, int] = {}  # limit key -> active jobs, counting those taken here
+    tokens: dict[str, float] = {}  # rate key -> tokens before this claim
+    spent: Counter[str] = Counter()
+    for seq, key, cap, in_use, rate_key, rate, period, stored, at, now in due:
+        if len(seqs) == left:
+            break
+        if key is not None and (
+            ("limit", key) not in locked or active.setdefault(key, in_use) >= cap
+        ):
+            continue
+        if rate_key is not None:
+            if ("rate", rate_key) not in locked:
+                continue
+            if rate_key not in tokens:
+                bucket = None if stored is None else (stored, at)
+                tokens[rate_key] = bucket_tokens(rate, period, bucket, now)
+            if tokens[rate_key] - spent[rate_key] < 1:
+                continue
+            spent[rate_key] += 1
+        if key is not None:
+            active[key] += 1
+        seqs.append(seq)
+    return seqs, {rate_key: tokens[rate_key] for rate_key in spent}
 
 
 class _Watch:

@@ -102,6 +102,11 @@ def _enqueue_params(jobs: Sequence[JobRecord], sql: Statements) -> dict[str, Any
         "unique_key": [job.unique_key for job in jobs],
         "unique_until": [job.unique_until for job in jobs],
         "unique_for": [as_float(job.unique_for) for job in jobs],
+        "limit_key": [job.limit_key for job in jobs],
+        "limit": [job.limit for job in jobs],
+        "rate_key": [job.rate_key for job in jobs],
+        "rate_limit": [job.rate_limit for job in jobs],
+        "rate_period": [as_float(job.rate_period) for job in jobs],
         "work": sql.work_channel,
     }
 
@@ -133,4 +138,6 @@ def record(row: Row) -> JobRecord:
         checkpoint=None if row[23] is None else bytes(row[23]),
         cancel_requested=row[24], expires_at=_epoch(row[25]), unique_key=row[27],
         unique_until=None if row[28] is None else UniqueUntil(row[28]), unique_for=row[29],
+        limit_key=row[30], limit=row[31], rate_key=row[32], rate_limit=row[33],
+        rate_period=row[34],
     )  # fmt: skip

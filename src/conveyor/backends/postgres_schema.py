@@ -1,9 +1,9 @@
 """The PostgreSQL schema and its migrations, versioned in a `conveyor_migrations` table.
 
 Everything lives in one schema (the URL's `?schema=`, default `public`): the jobs table,
-its indexes and the table of applied migrations. `migrate` is idempotent and safe to run
-from several processes at once: they queue on an advisory lock taken for that schema, and
-each migration is applied in the same transaction that records it.
+its indexes, the rate buckets and the table of applied migrations. `migrate` is idempotent
+and safe to run from several processes at once: they queue on an advisory lock taken for
+that schema, and each migration is applied in the same transaction that records it.
 """
 
 from __future__ import annotations
@@ -89,6 +89,29 @@ MIGRATIONS: list[list[str]] = [
         """
         CREATE INDEX conveyor_jobs_unique ON {schema}.conveyor_jobs (unique_key, seq)
             WHERE unique_key IS NOT NULL
+        """,
+    ],
+    [
+        'ALTER TABLE {schema}.conveyor_jobs ADD COLUMN limit_key text, ADD COLUMN "limit" integer',
+        # a claim counts the active jobs of each limited key it meets; jobs without a key
+        # never enter this index, so claiming them writes nothing more
+        """
+        CREATE INDEX conveyor_jobs_limits ON {schema}.conveyor_jobs (limit_key)
+            WHERE state = 'active' AND limit_key IS NOT NULL
+        """,
+    ],
+    [
+        """
+        ALTER TABLE {schema}.conveyor_jobs ADD COLUMN rate_key text,
+            ADD COLUMN rate_limit integer, ADD COLUMN rate_period double precision
+        """,
+        # one token bucket per rate key: its tokens when it was last spent from
+        """
+        CREATE TABLE {schema}.conveyor_rates (
+            key text PRIMARY KEY,
+            tokens double precision NOT NULL,
+            updated_at timestamptz NOT NULL
+        )
         """,
     ],
 ]

@@ -20,7 +20,7 @@ COLUMNS = """
     j.result_ttl, j.enqueued_at, j.due_at, j.started_at, j.finished_at, j.lease_token,
     j.lease_expires_at, j.worker, j.result, j.error, j.progress, j.progress_message,
     j.checkpoint, j.cancel_requested, j.expires_at, j.seq, j.unique_key, j.unique_until,
-    j.unique_for
+    j.unique_for, j.limit_key, j."limit", j.rate_key, j.rate_limit, j.rate_period
 """
 LIVE = "(j.expires_at IS NULL OR j.expires_at > statement_timestamp())"
 
@@ -29,19 +29,24 @@ ENQUEUE = """
 WITH inserted AS (
     INSERT INTO {jobs} AS j (id, task, queue, state, priority, payload, headers,
                              max_attempts, timeout, result_ttl, enqueued_at, due_at,
-                             unique_key, unique_until, unique_for)
+                             unique_key, unique_until, unique_for, limit_key, "limit",
+                             rate_key, rate_limit, rate_period)
     SELECT i.id, i.task, i.queue,
            CASE WHEN i.delay > 0 THEN 'scheduled' ELSE 'queued' END,
            i.priority, i.payload, i.headers::jsonb, i.max_attempts, i.timeout, i.result_ttl,
            statement_timestamp(), statement_timestamp() + make_interval(secs => i.delay),
-           i.unique_key, i.unique_until, i.unique_for
+           i.unique_key, i.unique_until, i.unique_for, i.limit_key, i."limit", i.rate_key,
+           i.rate_limit, i.rate_period
     FROM unnest(%(id)s::text[], %(task)s::text[], %(queue)s::text[], %(priority)s::bigint[],
                 %(payload)s::bytea[], %(headers)s::text[], %(max_attempts)s::integer[],
                 %(timeout)s::float8[], %(result_ttl)s::float8[], %(delay)s::float8[],
-                %(unique_key)s::text[], %(unique_until)s::text[], %(unique_for)s::float8[])
+                %(unique_key)s::text[], %(unique_until)s::text[], %(unique_for)s::float8[],
+                %(limit_key)s::text[], %(limit)s::integer[], %(rate_key)s::text[],
+                %(rate_limit)s::integer[], %(rate_period)s::float8[])
          WITH ORDINALITY AS i(id, task, queue, priority, payload, headers, max_attempts,
                               timeout, result_ttl, delay, unique_key, unique_until,
-                              unique_for, ord)
+                              unique_for, limit_key, "limit", rate_key, rate_limit,
+                              rate_period, ord)
     ORDER BY i.ord
     ON CONFLICT (id) DO NOTHING
     RETURNING j.id, j.queue, extract(epoch FROM j.enqueued_at) AS enqueued_epoch
@@ -77,21 +82,37 @@ SELECT_IDS = "SELECT {columns} FROM {jobs} AS j WHERE j.id = ANY(%(ids)s::text[]
 
 SELECT_ONE = "SELECT {columns} FROM {jobs} AS j WHERE j.id = %(id)s AND {live}"
 
-# One index walk per queue (LATERAL), merged by priority then age. SKIP LOCKED lets
-# concurrent claimers pass each other's rows instead of queueing behind them.
-CLAIM = """
-WITH picked AS (
-    SELECT p.seq FROM unnest(%(queues)s::text[]) AS q(name), LATERAL (
-        SELECT c.seq, c.priority, c.due_at FROM {jobs} AS c
-        WHERE c.queue = q.name AND c.state IN ('queued', 'scheduled')
-          AND c.due_at <= statement_timestamp()
-        ORDER BY c.priority DESC, c.due_at, c.seq
-        LIMIT %(limit)s
-        FOR UPDATE SKIP LOCKED
-    ) AS p
-    ORDER BY p.priority DESC, p.due_at, p.seq
-    LIMIT %(limit)s
-), claimed AS (
+# The first `depth` due jobs of each queue, best first: one index walk per queue (LATERAL).
+# `lock` is empty, or a row-locking clause.
+DUE = """
+unnest(%(queues)s::text[]) AS q(name), LATERAL (
+    SELECT c.seq, c.priority, c.due_at, c.limit_key, c."limit", c.rate_key, c.rate_limit,
+           c.rate_period
+    FROM {jobs} AS c
+    WHERE c.queue = q.name AND c.state IN ('queued', 'scheduled')
+      AND c.due_at <= statement_timestamp()
+    ORDER BY c.priority DESC, c.due_at, c.seq
+    LIMIT %(depth)s
+    {lock}
+) AS p
+"""
+
+# Whether the limits of due job `p` let it start, as this statement sees them: a free slot
+# under its concurrency limit, a token in its rate bucket (as `bucket_tokens` counts them).
+STARTABLE = """
+(p.limit_key IS NULL
+ OR (SELECT count(*) FROM {jobs} AS a WHERE a.limit_key = p.limit_key AND a.state = 'active')
+    < p."limit")
+AND (p.rate_key IS NULL
+     OR coalesce((SELECT least(p.rate_limit, b.tokens + p.rate_limit / p.rate_period
+                               * greatest(0, extract(epoch FROM statement_timestamp()
+                                                     - b.updated_at)::float8))
+                  FROM {rates} AS b WHERE b.key = p.rate_key), p.rate_limit) >= 1)
+"""
+
+# makes the `picked` jobs active under a new lease and announces each
+TAKE = """
+claimed AS (
     UPDATE {jobs} AS j
     SET state = 'active', attempts = j.attempts + 1, lease_token = %(token)s,
         lease_expires_at = statement_timestamp() + make_interval(secs => %(lease)s),
@@ -100,6 +121,87 @@ WITH picked AS (
     RETURNING {columns}
 ), announced AS (
     SELECT pg_notify(%(events)s, claimed.id) FROM claimed
+)
+"""
+
+# The best due jobs of the queues, merged by priority then age. SKIP LOCKED lets
+# concurrent claimers pass each other's rows instead of queueing behind them. A job with
+# limits is left to the statements below: it keeps its place in `picked` without a seq,
+# and the last column says one was met (on every row, and on a row of NULLs when no job
+# was claimed).
+CLAIM = """
+WITH picked AS (
+    SELECT CASE WHEN p.limit_key IS NULL AND p.rate_key IS NULL THEN p.seq END AS seq
+    FROM {due_locked}
+    ORDER BY p.priority DESC, p.due_at, p.seq
+    LIMIT %(limit)s
+), {take}
+SELECT claimed.*, (SELECT count(*) FROM announced), met.limited
+FROM (SELECT bool_or(picked.seq IS NULL) FROM picked) AS met(limited)
+LEFT JOIN claimed ON true
+"""
+
+# A claim that met jobs with limits goes on in a transaction of the three statements below.
+#
+# LOCK_LIMITS locks, until the transaction ends, the limit and rate keys of the due jobs
+# that this statement sees free to start (a job it sees held back is: later, its key can
+# only have fewer free slots and fewer tokens). The keys of the first `wait` such jobs wait
+# for their lock, taken in lock order so that claims never deadlock; the others are only
+# tried. Rows: (kind, key, locked), kind "limit" or "rate". The locks are taken in the
+# select list over a sorted sub-select: in a WHERE clause the planner may move them below
+# the sort.
+LOCK_LIMITS = """
+SELECT l.kind, l.key,
+       CASE WHEN l.waits THEN pg_advisory_xact_lock(l.lock_id) IS NOT NULL
+            ELSE pg_try_advisory_xact_lock(l.lock_id) END
+FROM (
+    SELECT k.kind, k.key, bool_or(d.place <= %(wait)s) AS waits,
+           hashtextextended(%(namespace)s || k.kind || ':' || k.key, 0) AS lock_id
+    FROM (
+        SELECT p.limit_key, p.rate_key,
+               row_number() OVER (ORDER BY p.priority DESC, p.due_at, p.seq) AS place
+        FROM {due}
+        WHERE (p.limit_key IS NOT NULL OR p.rate_key IS NOT NULL) AND {startable}
+    ) AS d,
+    LATERAL (VALUES ('limit', d.limit_key), ('rate', d.rate_key)) AS k(kind, key)
+    WHERE k.key IS NOT NULL
+    GROUP BY k.kind, k.key
+    ORDER BY waits DESC, lock_id
+) AS l
+"""
+
+# LIMITED_DUE begins after LOCK_LIMITS returned, so it sees what every claim that held
+# those locks before committed: the due jobs, best first, with the active jobs of each
+# locked limit key and the stored rate bucket of each job, for postgres._choose.
+LIMITED_DUE = """
+WITH slots AS (
+    SELECT k.key, (SELECT count(*) FROM {jobs} AS a
+                   WHERE a.limit_key = k.key AND a.state = 'active') AS active
+    FROM unnest(%(limit_keys)s::text[]) AS k(key)
+)
+SELECT p.seq, p.limit_key, p."limit", slots.active, p.rate_key, p.rate_limit, p.rate_period,
+       b.tokens, extract(epoch FROM b.updated_at)::float8,
+       extract(epoch FROM statement_timestamp())::float8
+FROM {due}
+LEFT JOIN slots ON slots.key = p.limit_key
+LEFT JOIN {rates} AS b ON b.key = p.rate_key
+ORDER BY p.priority DESC, p.due_at, p.seq
+"""
+
+# CLAIM_CHOSEN takes those of the chosen jobs still due, and stores each rate bucket they
+# spent from: its tokens at `now` (before the claim) less one per job taken.
+CLAIM_CHOSEN = """
+WITH picked AS (
+    SELECT j.seq, j.rate_key FROM {jobs} AS j
+    WHERE j.seq = ANY(%(seqs)s::bigint[]) AND j.state IN ('queued', 'scheduled')
+      AND j.due_at <= statement_timestamp()
+    FOR UPDATE SKIP LOCKED
+), {take}, spent AS (
+    INSERT INTO {rates} AS b (key, tokens, updated_at)
+    SELECT t.key, t.tokens - (SELECT count(*) FROM picked WHERE picked.rate_key = t.key),
+           to_timestamp(%(now)s)
+    FROM unnest(%(rate_keys)s::text[], %(tokens)s::float8[]) AS t(key, tokens)
+    ON CONFLICT (key) DO UPDATE SET tokens = excluded.tokens, updated_at = excluded.updated_at
 )
 SELECT claimed.*, (SELECT count(*) FROM announced) FROM claimed
 """
@@ -114,6 +216,8 @@ RETURNING j.id, j.cancel_requested
 
 # `requeue`: a retry (scheduled) or a hand-back (queued); anything else ends the job.
 # The dead-letter store (failed) is kept until purged; other ends expire after result_ttl.
+# The job's queue is woken when the job comes back to it or frees a slot of its limit key
+# (workers of other queues that share the key see the slot at their next look).
 ACK = """
 WITH a AS (
     SELECT u.*, u.state IN ('scheduled', 'queued') AS requeue
@@ -139,10 +243,10 @@ WITH a AS (
         lease_expires_at = NULL
     FROM a
     WHERE j.id = a.id AND j.lease_token = a.token AND j.state = 'active'
-    RETURNING a.ord, j.id, j.queue, a.requeue
+    RETURNING a.ord, j.id, j.queue, a.requeue, j.limit_key
 ), woken AS (
     SELECT pg_notify(%(work)s, q.queue)
-    FROM (SELECT DISTINCT queue FROM done WHERE requeue) AS q
+    FROM (SELECT DISTINCT queue FROM done WHERE requeue OR limit_key IS NOT NULL) AS q
 ), announced AS (
     SELECT pg_notify(%(events)s, done.id) FROM done
 )
@@ -171,6 +275,7 @@ SELECT changed.ord, (SELECT count(*) FROM announced) FROM changed
 
 # A batch at a time, skipping rows another sweeper (or an ack) holds: several workers
 # sweep at once without waiting for each other. `lost`: dead-lettered as worker_lost.
+# Queues are woken as by ACK.
 RECOVER = """
 WITH expired AS (
     SELECT e.seq FROM {jobs} AS e
@@ -196,10 +301,11 @@ WITH expired AS (
         lease_token = NULL,
         lease_expires_at = NULL
     FROM expired WHERE j.seq = expired.seq
-    RETURNING j.id, j.queue, j.state
+    RETURNING j.id, j.queue, j.state, j.limit_key
 ), woken AS (
     SELECT pg_notify(%(work)s, q.queue)
-    FROM (SELECT DISTINCT queue FROM recovered WHERE state = 'queued') AS q
+    FROM (SELECT DISTINCT queue FROM recovered
+          WHERE state = 'queued' OR limit_key IS NOT NULL) AS q
 ), announced AS (
     SELECT pg_notify(%(events)s, recovered.id) FROM recovered
 )
@@ -272,12 +378,11 @@ WITH doomed AS (
 DELETE FROM {jobs} AS j USING doomed WHERE j.seq = doomed.seq
 """
 
-# whether a job of these queues is due now, and if not, in how many seconds one will be
+# Whether a job of these queues is due now, and if not, in how many seconds one will be.
+# A job its limits hold back is not work; the look past them goes `depth` deep.
 PENDING = """
 SELECT
-    EXISTS (SELECT 1 FROM {jobs} AS j
-            WHERE j.queue = ANY(%(queues)s::text[]) AND j.state IN ('queued', 'scheduled')
-              AND j.due_at <= statement_timestamp()),
+    EXISTS (SELECT 1 FROM {due} WHERE {startable}),
     extract(epoch FROM (SELECT min(j.due_at) FROM {jobs} AS j
                         WHERE j.queue = ANY(%(queues)s::text[]) AND j.state = 'scheduled')
                        - statement_timestamp())::float8
@@ -290,11 +395,18 @@ class Statements:
     """The statements above for one schema, encoded once."""
 
     def __init__(self, schema: str) -> None:
+        jobs = f"{quoted(schema)}.conveyor_jobs"
+        rates = f"{quoted(schema)}.conveyor_rates"
         parts = {
-            "jobs": f"{quoted(schema)}.conveyor_jobs",
+            "jobs": jobs,
+            "rates": rates,
             "columns": COLUMNS,
             "live": LIVE,
+            "due": DUE.format(jobs=jobs, lock=""),
+            "due_locked": DUE.format(jobs=jobs, lock="FOR UPDATE SKIP LOCKED"),
+            "startable": STARTABLE.format(jobs=jobs, rates=rates),
         }
+        parts["take"] = TAKE.format(**parts)
 
         def build(template: str) -> bytes:
             return template.format(**parts).encode()
@@ -307,6 +419,9 @@ class Statements:
         self.live_ids = build(LIVE_IDS)
         self.select_one = build(SELECT_ONE)
         self.claim = build(CLAIM)
+        self.lock_limits = build(LOCK_LIMITS)
+        self.limited_due = build(LIMITED_DUE)
+        self.claim_chosen = build(CLAIM_CHOSEN)
         self.extend = build(EXTEND)
         self.ack = build(ACK)
         self.update_running = build(UPDATE_RUNNING)
@@ -322,4 +437,5 @@ class Statements:
         # channel names are database-wide: the schema keeps two stores apart
         self.work_channel = f"conveyor_work.{schema}"
         self.unique_namespace = f"conveyor_unique.{schema}:"
+        self.limits_namespace = f"conveyor_limits.{schema}:"
         self.events_channel = f"conveyor_jobs.{schema}"

@@ -5,6 +5,7 @@ Messages and logs never show the password.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -93,3 +94,16 @@ async def test_stores_with_other_prefixes_share_a_database_without_meeting() -> 
 def test_a_bad_prefix_is_refused_with_what_is_allowed(prefix: str) -> None:
     with pytest.raises(ConfigurationError, match="prefix must be 1 to 64 letters"):
         from_url(f"redis://127.0.0.1:6379/0?prefix={prefix}")
+
+
+async def test_a_command_without_an_answer_fails_within_the_socket_timeout() -> None:
+    # a server that accepts the connection and never answers: the command must not hang
+    server = await asyncio.start_server(lambda reader, writer: None, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    backend = from_url(f"redis://127.0.0.1:{port}/0?socket_timeout=0.3")
+    try:
+        async with asyncio.timeout(10):
+            with pytest.raises(BackendUnavailable, match="cannot reach Redis"):
+                await backend.open()
+    finally:
+        server.close()

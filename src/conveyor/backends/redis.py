@@ -156,7 +156,7 @@ class RedisBackend(Backend):
                 return
             persistence = await client.info("persistence")
             memory = await client.info("memory")
-        except redis.exceptions.ConnectionError as exc:
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
             raise BackendUnavailable(f"cannot reach Redis at {self.where}: {exc}") from exc
         _checked_servers.add(self.url)
         _warn_about_settings(self.where, persistence, memory)

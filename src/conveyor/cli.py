@@ -312,6 +312,12 @@ def show_job(app_path: str | None, url: str | None, job_id: str) -> None:
         ("arguments", record.payload.decode(errors="replace")),
         ("headers", json.dumps(record.headers)),
     ]
+    if record.limit_key is not None:
+        rows.append(("concurrency", f"at most {record.limit} running with key {record.limit_key}"))
+    if record.rate_key is not None:
+        rows.append(
+            ("rate", f"{record.rate_limit} per {record.rate_period:g} s (bucket {record.rate_key})")
+        )
     if record.progress is not None:
         rows.append(("progress", f"{record.progress:.0%} {record.progress_message or ''}"))
     if record.result is not None:

@@ -32,6 +32,11 @@ def explode(reason: str) -> None:
     raise RuntimeError(reason)
 
 
+@app.task(concurrency=2, concurrency_key=lambda tenant: tenant, rate_limit="100/m")
+async def sync(tenant: str) -> None:
+    return None
+
+
 not_an_app = 42
 '''
 

@@ -44,3 +44,14 @@ def test_show_of_an_unknown_id_fails(project: Project) -> None:
 
     assert result.exit_code == 1
     assert "no job with id 'no-such-job'" in result.stderr
+
+
+def test_show_prints_the_limits_a_job_waits_on(project: Project) -> None:
+    job_id = project.enqueue("sync", "acme")
+
+    result = conveyor("jobs", "show", "--url", project.url, job_id)
+
+    assert result.exit_code == 0, result.output
+    sync = f"{project.module}.sync"
+    assert _field(result.stdout, "concurrency") == f"at most 2 running with key {sync}:acme"
+    assert _field(result.stdout, "rate") == f"100 per 60 s (bucket {sync})"

@@ -13,12 +13,12 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from conveyor.backends.base import MAX_LIMIT, MAX_LIMIT_KEY, MAX_RATE_PERIOD, is_count
 from conveyor.errors import ConfigurationError
 from conveyor.job import JobRecord
 
 UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smhd])\s*$")
-MAX_KEY = 150  # characters of a concurrency key; the task's name comes before it
 
 
 # the record's fields that carry its limits (a workflow step keeps them until it is stored)
@@ -38,23 +38,30 @@ def parse_rate(rate_limit: object, where: str) -> tuple[int, float]:
     """`"100/m"` as (100, 60.0): how many jobs may start per how many seconds."""
     match = _RATE.match(rate_limit) if isinstance(rate_limit, str) else None
     count = int(match[1]) if match else 0
-    if match is None or count < 1 or match[2] == "0":
+    period = int(match[2] or 1) * UNITS[match[3]] if match else 0.0
+    if not is_count(count) or not 0 < period <= MAX_RATE_PERIOD:
         raise ConfigurationError(
-            f"{where}: rate_limit must read like '100/m': a positive number of jobs per "
-            f"s, m, h or d (or per n of them, as '5/10s'), got {rate_limit!r}"
+            f"{where}: rate_limit must read like '100/m': 1 to {MAX_LIMIT} jobs per s, m, h "
+            f"or d, or per n of them up to a year (as '5/10s'), got {rate_limit!r}"
         )
-    return count, int(match[2] or 1) * UNITS[match[3]]
+    return count, period
 
 
 def check_limits(
-    concurrency: object, concurrency_key: object, rate_limit: object, where: str
+    name: str, concurrency: object, concurrency_key: object, rate_limit: object
 ) -> None:
-    if concurrency is not None and (
-        not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1
-    ):
+    """Check a task's limits where it is defined."""
+    where = f"task {name!r}"
+    if concurrency is not None and not is_count(concurrency):
         raise ConfigurationError(
-            f"{where}: concurrency must be a whole number >= 1 (jobs running at once across "
-            f"every worker), got {concurrency!r}"
+            f"{where}: concurrency must be a whole number from 1 to {MAX_LIMIT} (jobs running "
+            f"at once across every worker), got {concurrency!r}"
+        )
+    limited = concurrency is not None or rate_limit is not None
+    if limited and len(name) > MAX_LIMIT_KEY // 2:
+        raise ConfigurationError(
+            f"{where}: a task with limits needs a name of at most {MAX_LIMIT_KEY // 2} "
+            "characters (it names the limit): pass @app.task(name=...)"
         )
     if concurrency_key is not None:
         if concurrency is None:
@@ -85,16 +92,16 @@ def apply_limits(
         record.limit = concurrency
         record.limit_key = record.task
         if concurrency_key is not None:
-            key = _key(concurrency_key, arguments, where)
+            key = _key(concurrency_key, arguments, where, MAX_LIMIT_KEY - len(record.task) - 1)
             record.limit_key = f"{record.task}:{key}"
     if rate_limit is not None:
         record.rate_key = record.task
         record.rate_limit, record.rate_period = parse_rate(rate_limit, where)
 
 
-def _key(rule: Callable[..., Any], arguments: Mapping[str, Any], where: str) -> str:
+def _key(rule: Callable[..., Any], arguments: Mapping[str, Any], where: str, longest: int) -> str:
     try:
-        key = rule(**arguments)
+        key = rule(**arguments)  # every argument, defaults included
     except TypeError as exc:
         raise ConfigurationError(
             f"{where}: its concurrency_key could not be called with the task's arguments "
@@ -102,9 +109,10 @@ def _key(rule: Callable[..., Any], arguments: Mapping[str, Any], where: str) -> 
         ) from None
     if isinstance(key, int) and not isinstance(key, bool):
         key = str(key)
-    if not isinstance(key, str) or not 0 < len(key) <= MAX_KEY:
+    if not isinstance(key, str) or not 0 < len(key) <= longest:
         raise ConfigurationError(
-            f"{where}: its concurrency_key must return a str (or int) of 1 to {MAX_KEY} "
-            f"characters, got {key!r}"
+            f"{where}: its concurrency_key must return a str (or int) of 1 to {longest} "
+            f"characters (the limit is named '<task>:<key>', {MAX_LIMIT_KEY} at most), "
+            f"got {key!r}"
         )
     return key

@@ -96,7 +96,7 @@ class TaskConfig:
                 f"{where}: result_ttl must be a finite number of seconds >= 0, or None (keep)"
             )
         check_unique(self.unique, where)
-        check_limits(self.concurrency, self.concurrency_key, self.rate_limit, where)
+        check_limits(name, self.concurrency, self.concurrency_key, self.rate_limit)
         if self.unique is not None and self.job_id is not None:
             raise ConfigurationError(f"{where}: give job_id or unique, not both")
         if self.executor not in ("thread", "process"):
@@ -329,9 +329,7 @@ def _record(
         headers.setdefault(CORRELATION_HEADER, correlation_id)
     job_id = options.get("job_id")
     if job_id is None and config.job_id is not None and derive_id:
-        complete = inspect.BoundArguments(task.signature, dict(arguments))
-        complete.apply_defaults()
-        job_id = _derive_id(task, config.job_id, dict(complete.arguments))
+        job_id = _derive_id(task, config.job_id, _with_defaults(task, arguments))
     record = JobRecord(
         id=job_id or os.urandom(16).hex(),
         task=task.name,
@@ -351,8 +349,17 @@ def _record(
                 f"{task.name}: give job_id or unique, not both (options(unique=None) drops it)"
             )
         make_unique(record, unique)
+    if config.concurrency_key is not None:
+        arguments = _with_defaults(task, arguments)
     apply_limits(record, config.concurrency, config.concurrency_key, config.rate_limit, arguments)
     return record
+
+
+def _with_defaults(task: Task[Any, Any], arguments: dict[str, Any]) -> dict[str, Any]:
+    """The call's arguments and the defaults of those it leaves out, by name."""
+    complete = inspect.BoundArguments(task.signature, dict(arguments))
+    complete.apply_defaults()
+    return dict(complete.arguments)
 
 
 def _derive_id(

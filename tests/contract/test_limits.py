@@ -176,3 +176,65 @@ async def test_held_back_jobs_are_not_work_to_wait_for(backend: Backend) -> None
     await backend.wait_for_work(["default"], 0.3)
 
     assert await backend.now() - started >= 0.25
+
+
+async def test_a_claim_of_several_queues_keeps_their_order_past_held_back_jobs(
+    backend: Backend,
+) -> None:
+    # queue a: a0 holds key k's one slot; a1, a2 wait for it; a3, older than every job of
+    # queue b, has no limit and comes first
+    await enqueue(backend, make_job("a0", queue="a", limit_key="k", limit=1))
+    assert ids(await claim(backend, ("a",), limit=1)) == ["a0"]
+    await enqueue(
+        backend,
+        make_job("a1", queue="a", limit_key="k", limit=1),
+        make_job("a2", queue="a", limit_key="k", limit=1),
+        make_job("a3", queue="a"),
+        make_job("b1", queue="b"),
+        make_job("b2", queue="b"),
+    )
+
+    assert ids(await claim(backend, ("a", "b"), limit=2)) == ["a3", "b1"]
+
+
+async def test_a_higher_priority_job_behind_held_back_jobs_beats_another_queues_jobs(
+    backend: Backend,
+) -> None:
+    await enqueue(backend, make_job("a0", queue="a", priority=5, limit_key="k", limit=1))
+    assert ids(await claim(backend, ("a",), limit=1)) == ["a0"]
+    await enqueue(
+        backend,
+        make_job("b1", queue="b"),
+        make_job("b2", queue="b"),
+        make_job("a1", queue="a", priority=5, limit_key="k", limit=1),
+        make_job("a2", queue="a", priority=5, limit_key="k", limit=1),
+        make_job("urgent", queue="a", priority=5),
+    )
+
+    assert ids(await claim(backend, ("a", "b"), limit=2)) == ["urgent", "b1"]
+
+
+@pytest.mark.parametrize("held", [LIMIT_SCAN, LIMIT_SCAN + 5])
+async def test_the_wait_reports_no_work_that_the_claim_would_not_take(
+    backend: Backend, held: int
+) -> None:
+    """Otherwise a worker spins: it claims nothing, its wait returns at once, and again."""
+    await enqueue(backend, *(make_job(f"k{i}", limit_key="k", limit=1) for i in range(held + 1)))
+    assert ids(await claim(backend, limit=1)) == ["k0"]  # the other `held` wait for its slot
+    await enqueue(backend, make_job("free"))
+
+    claimed = await claim(backend, limit=10)
+
+    if claimed:
+        assert ids(claimed) == ["free"]
+        return
+    # this backend's claim does not look that deep: then neither may its wait
+    started = await backend.now()
+    await backend.wait_for_work(["default"], 0.3)
+    assert await backend.now() - started >= 0.25, "work was reported that no claim takes"
+
+
+async def test_a_limit_beyond_what_stores_hold_is_refused(backend: Backend) -> None:
+    with pytest.raises(ConfigurationError, match="from 1 to 2147483647"):
+        await backend.enqueue([make_job("big", limit_key="k", limit=2**31)])
+    assert await backend.get("big") is None

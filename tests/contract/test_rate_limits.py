@@ -143,7 +143,8 @@ async def test_a_job_held_back_by_its_bucket_takes_no_concurrency_slot(
 @pytest.mark.parametrize(
     ("key", "rate", "period"),
     [(None, 2, 60.0), ("r", None, 60.0), ("r", 2, None), ("r", 0, 60.0), ("r", 2, 0.0),
-     ("r", 2, float("inf")), ("", 2, 60.0), ("r" * 201, 2, 60.0), ("r", True, 60.0)],
+     ("r", 2, float("inf")), ("", 2, 60.0), ("r" * 201, 2, 60.0), ("r", True, 60.0),
+     ("r", 2**31, 60.0), ("r", 2, 367 * 86400.0)],
 )  # fmt: skip
 async def test_bad_rate_limits_are_refused(
     backend: Backend, key: str | None, rate: int | None, period: float | None
@@ -161,3 +162,10 @@ async def test_rate_held_jobs_are_not_work_to_wait_for(backend: Backend) -> None
     await backend.wait_for_work(["default"], 0.3)
 
     assert await backend.now() - started >= 0.25
+
+
+async def test_a_bucket_of_a_years_period_works(backend: Backend) -> None:
+    await enqueue_rated(backend, 2, rate=1, period=366 * 86400.0)
+
+    assert ids(await claim(backend, limit=10)) == ["r1"]
+    assert await claim(backend, limit=10) == []

@@ -7,8 +7,10 @@ import collections
 import time
 from typing import Any
 
-from conveyor import Conveyor, JobState, Task, chain
-from conveyor.backends.base import JobFilter
+import pytest
+
+from conveyor import ConfigurationError, Conveyor, JobState, Task, chain
+from conveyor.backends.base import MAX_LIMIT_KEY, JobFilter
 
 from .support import running_worker, wait_for
 
@@ -108,3 +110,35 @@ async def test_a_workflow_step_keeps_its_tasks_limits(app: Conveyor) -> None:
     [step] = await app.backend.list_jobs(JobFilter(task="store"))
     assert (step.limit_key, step.limit) == ("store:acme", 1)
     assert (step.rate_key, step.rate_limit, step.rate_period) == ("store", 10, 60.0)
+
+
+async def sync_region(n: int, region: str = "eu") -> None:
+    return None
+
+
+async def test_a_concurrency_key_sees_the_arguments_left_to_their_defaults(app: Conveyor) -> None:
+    task: Task[..., Any] = app.task(
+        name="sync", concurrency=1, concurrency_key=lambda region, **_: region
+    )(sync_region)
+
+    handle = await task.enqueue(1)
+
+    record = await app.backend.get(handle.id)
+    assert record is not None
+    assert record.limit_key == "sync:eu"
+
+
+async def test_a_concurrency_key_may_fill_the_limit_keys_length(app: Conveyor) -> None:
+    name = "billing.integrations.stripe.tasks.sync_customer_account"
+    task: Task[..., Any] = app.task(
+        name=name, concurrency=1, concurrency_key=lambda region, **_: region
+    )(sync_region)
+    longest = "x" * (MAX_LIMIT_KEY - len(name) - 1)
+
+    handle = await task.enqueue(1, longest)
+    with pytest.raises(ConfigurationError, match=f"of 1 to {len(longest)} characters"):
+        await task.enqueue(1, longest + "x")
+
+    record = await app.backend.get(handle.id)
+    assert record is not None
+    assert record.limit_key == f"{name}:{longest}"

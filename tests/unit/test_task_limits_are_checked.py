@@ -14,11 +14,11 @@ def sync_account(tenant: str, n: int = 0) -> None:
     return None
 
 
-@pytest.mark.parametrize("concurrency", [0, -1, True, 1.5, "2"])
+@pytest.mark.parametrize("concurrency", [0, -1, True, 1.5, "2", 2**31])
 def test_concurrency_must_be_a_positive_whole_number(concurrency: Any) -> None:
     app = Conveyor("memory://")
 
-    with pytest.raises(ConfigurationError, match="concurrency must be a whole number >= 1"):
+    with pytest.raises(ConfigurationError, match="concurrency must be a whole number from 1"):
         app.task(concurrency=concurrency)(sync_account)
     assert not app.tasks
 
@@ -34,7 +34,22 @@ def test_a_concurrency_key_must_be_a_function() -> None:
 
 
 @pytest.mark.parametrize(
-    "rate", ["100", "100/x", "0/m", "-1/m", "1/0s", "", "1.5/s", "100/minute", 100]
+    "rate",
+    [
+        "100",
+        "100/x",
+        "0/m",
+        "-1/m",
+        "1/0s",
+        "1/00s",
+        "5/000m",
+        "",
+        "1.5/s",
+        "100/minute",
+        100,
+        "1/367d",
+        "3000000000/s",
+    ],
 )
 def test_a_rate_limit_must_read_like_100_per_minute(rate: Any) -> None:
     with pytest.raises(ConfigurationError, match="rate_limit must read like '100/m'"):
@@ -73,3 +88,8 @@ async def test_a_concurrency_key_that_fails_stores_nothing(rule: Any, problem: s
     with pytest.raises(ConfigurationError, match=problem):
         await task.enqueue("acme")
     assert await app.backend.counts() == {}
+
+
+def test_a_task_with_limits_needs_a_name_that_leaves_room_for_its_keys() -> None:
+    with pytest.raises(ConfigurationError, match="a task with limits needs a name of at most"):
+        Conveyor("memory://").task(name="t" * 101, rate_limit="1/s")(sync_account)

@@ -29,6 +29,9 @@ WORKER_LOST = "worker_lost"
 # How many jobs held back by their limit a claim looks past in each queue, so one full key
 # cannot starve the jobs behind it, yet a claim stays bounded.
 LIMIT_SCAN = 100
+MAX_LIMIT = 2**31 - 1  # a concurrency or rate limit: it fits every store's integer column
+MAX_LIMIT_KEY = 200  # characters of a limit or rate key
+MAX_RATE_PERIOD = 366 * 86400.0  # seconds: a year, and a day to spare
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -477,8 +480,10 @@ def _check_limit(job: JobRecord) -> None:
             raise ConfigurationError("a limit needs a limit_key")
         return
     _check_limit_key(job.limit_key)
-    if not _is_count(job.limit):
-        raise ConfigurationError(f"a limit must be a positive whole number, got {job.limit!r}")
+    if not is_count(job.limit):
+        raise ConfigurationError(
+            f"a limit must be a whole number from 1 to {MAX_LIMIT}, got {job.limit!r}"
+        )
 
 
 def _check_rate(job: JobRecord) -> None:
@@ -487,24 +492,29 @@ def _check_rate(job: JobRecord) -> None:
             raise ConfigurationError("a rate limit needs a rate_key")
         return
     _check_limit_key(job.rate_key)
-    if not _is_count(job.rate_limit):
+    if not is_count(job.rate_limit):
         raise ConfigurationError(
-            f"a rate limit must be a positive whole number of jobs, got {job.rate_limit!r}"
+            f"a rate limit must be a whole number of jobs from 1 to {MAX_LIMIT}, "
+            f"got {job.rate_limit!r}"
         )
     period = job.rate_period
-    if not isinstance(period, int | float) or not math.isfinite(period) or period <= 0:
+    if not isinstance(period, int | float) or not 0 < period <= MAX_RATE_PERIOD:
         raise ConfigurationError(
-            f"a rate period must be a positive number of seconds, got {period!r}"
+            f"a rate period must be a positive number of seconds, at most "
+            f"{MAX_RATE_PERIOD:.0f} (a year), got {period!r}"
         )
 
 
 def _check_limit_key(key: str) -> None:
-    if not key or len(key) > 200 or not _is_utf8(key):
-        raise ConfigurationError("a limit key must be 1 to 200 characters of UTF-8 text")
+    if not key or len(key) > MAX_LIMIT_KEY or not _is_utf8(key):
+        raise ConfigurationError(
+            f"a limit key must be 1 to {MAX_LIMIT_KEY} characters of UTF-8 text"
+        )
 
 
-def _is_count(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+def is_count(value: object) -> bool:
+    """A whole number a limit may be: 1 to MAX_LIMIT."""
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_LIMIT
 
 
 def _check_unique(job: JobRecord) -> None:

@@ -191,7 +191,7 @@ class MemoryBackend(Backend):
                 for i, heap in enumerate(heaps):
                     while heap and not self._valid(heap[0]):
                         heapq.heappop(heap)
-                    if not heap or len(held[i]) >= LIMIT_SCAN:
+                    if not heap or len(held[i]) > LIMIT_SCAN:
                         continue
                     if best is None or heap[0] < heaps[best][0]:
                         best = i
@@ -398,11 +398,11 @@ class MemoryBackend(Backend):
                 heap = self._ready.get(queue, [])
                 while heap and not self._valid(heap[0]):
                     heapq.heappop(heap)
-                # a job held back by its limits is not work; look past a bounded number
-                if any(
-                    self._valid(entry) and self._runnable(self._jobs[entry[3]], now)
-                    for entry in heap[: LIMIT_SCAN + 1]
-                ):
+                if heap and self._runnable(self._jobs[heap[0][3]], now):
+                    return True
+                # a job held back by its limits is not work: look past as many as a claim does
+                window = heapq.nsmallest(LIMIT_SCAN + 1, filter(self._valid, heap))
+                if any(self._runnable(self._jobs[entry[3]], now) for entry in window):
                     return True
         return False
 

@@ -364,76 +364,90 @@ if taken then
 end
 
 for i = 5, #ARGV do promote(ARGV[i], now) end
-local out = {}
-taken = {}
-local started = fmt(now)
-local seen = {}  -- ids this claim looked at
-local in_use = {}  -- limit key -> its active jobs, counting those taken here
-local tokens, periods = {}, {}  -- rate key -> tokens left, counting those spent here
-local held_back = false  -- a job was passed over: its limits held it back
+local records = {}  -- id -> its record, read once however many looks
+local periods = {}  -- rate key -> its period
+local function read(q, id)
+  local t = records[id]
+  if not t then
+    t = as_table(redis.call('HGETALL', jkey(q, id)))
+    records[id] = t
+  end
+  return t
+end
 
--- take ready jobs in order, looking `depth` deep into each queue
-local function take(depth)
+-- the ready jobs to take, best first, looking `depth` deep into each queue; the stale
+-- index entries met; the tokens left in the buckets met; and whether a job was held back
+-- by its limits. It only reads: the writes come after the choice is final.
+local function choose(depth)
   local candidates = {}
   for i = 5, #ARGV do
     local q = ARGV[i]
     local ready = redis.call('ZRANGE', qkey(q, 'ready'), 0, depth - 1, 'WITHSCORES')
     for j = 1, #ready, 2 do
-      if not seen[ready[j]] then
-        candidates[#candidates + 1] = {tonumber(ready[j + 1]), ready[j], q}
-      end
+      candidates[#candidates + 1] = {tonumber(ready[j + 1]), ready[j], q}
     end
   end
   if #ARGV > 5 then
     table.sort(candidates, function(a, b) return a[1] < b[1] end)
   end
+  local picks, stale, in_use, tokens, held_back = {}, {}, {}, {}, false
   for _, c in ipairs(candidates) do
-    if #out >= limit then return end
+    if #picks >= limit then break end
     local id, q = c[2], c[3]
-    seen[id] = true
-    local k = jkey(q, id)
-    local t = as_table(redis.call('HGETALL', k))
-    local lk, rk = t.limit_key, t.rate_key
-    local limited, rated = lk and lk ~= '', rk and rk ~= ''
-    local free = true
-    if t.state == 'queued' and limited then
-      in_use[lk] = in_use[lk] or redis.call('SCARD', lkey(lk))
-      free = in_use[lk] < tonumber(t.limit)
-    end
-    if t.state == 'queued' and free and rated then
-      tokens[rk] = tokens[rk] or bucket_tokens(rk, t.rate_limit, t.rate_period, now)
-      periods[rk] = t.rate_period
-      free = tokens[rk] >= 1
-    end
-    if not free then
-      held_back = true
-    elseif t.state == 'queued' then
+    local t = read(q, id)
+    if t.state ~= 'queued' then
+      stale[#stale + 1] = {q, id}
+    else
+      local lk, rk = t.limit_key, t.rate_key
+      local limited, rated = lk and lk ~= '', rk and rk ~= ''
+      local free = true
       if limited then
-        in_use[lk] = in_use[lk] + 1
-        take_slot(id, lk)
+        in_use[lk] = in_use[lk] or redis.call('SCARD', lkey(lk))
+        free = in_use[lk] < tonumber(t.limit)
       end
-      if rated then tokens[rk] = tokens[rk] - 1 end
-    end
-    if free then
-      zrem(qkey(q, 'ready'), id)
-    end
-    if free and t.state == 'queued' then
-      t.attempts = string.format('%d', tonumber(t.attempts) + 1)
-      redis.call('HSET', k, 'state', 'active', 'attempts', t.attempts, 'lease_token', token,
-                 'lease_expires_at', expires, 'started_at', started, 'worker', worker)
-      t.state, t.lease_token, t.lease_expires_at, t.started_at, t.worker =
-        'active', token, expires, started, worker
-      zadd(qkey(q, 'active'), expires, id)
-      publish(P .. ':job:' .. id, 'active')
-      out[#out + 1] = encode(t, now)
-      taken[#taken + 1] = {q, id}
+      if free and rated then
+        tokens[rk] = tokens[rk] or bucket_tokens(rk, t.rate_limit, t.rate_period, now)
+        periods[rk] = t.rate_period
+        free = tokens[rk] >= 1
+      end
+      if free then
+        if limited then in_use[lk] = in_use[lk] + 1 end
+        if rated then tokens[rk] = tokens[rk] - 1 end
+        picks[#picks + 1] = {q, id, t, limited}
+      else
+        held_back = true
+      end
     end
   end
+  return picks, stale, tokens, held_back
 end
 
-take(limit)
-if held_back and #out < limit then take(limit + LIMIT_SCAN) end  -- look past them, boundedly
+local picks, stale, tokens, held_back = choose(limit)
+-- look past held-back jobs, boundedly: what waits behind them takes its turn, before
+-- another queue's later jobs too
+if held_back and (#picks < limit or #ARGV > 5) then
+  picks, stale, tokens = choose(limit + LIMIT_SCAN)
+end
 for rk, left in pairs(tokens) do save_bucket(rk, left, periods[rk], now) end
+for _, entry in ipairs(stale) do zrem(qkey(entry[1], 'ready'), entry[2]) end
+local out = {}
+taken = {}
+local started = fmt(now)
+for _, pick in ipairs(picks) do
+  local q, id, t = pick[1], pick[2], pick[3]
+  if pick[4] then take_slot(id, t.limit_key) end
+  t.attempts = string.format('%d', tonumber(t.attempts) + 1)
+  redis.call('HSET', jkey(q, id), 'state', 'active', 'attempts', t.attempts,
+             'lease_token', token, 'lease_expires_at', expires, 'started_at', started,
+             'worker', worker)
+  t.state, t.lease_token, t.lease_expires_at, t.started_at, t.worker =
+    'active', token, expires, started, worker
+  zrem(qkey(q, 'ready'), id)
+  zadd(qkey(q, 'active'), expires, id)
+  publish(P .. ':job:' .. id, 'active')
+  out[#out + 1] = encode(t, now)
+  taken[#taken + 1] = {q, id}
+end
 flush()
 if #taken > 0 then
   redis.call('SET', receipt, cjson.encode(taken), 'PX', math.ceil(tonumber(ARGV[2]) * 1000))

@@ -205,7 +205,9 @@ class SQLiteBackend(Backend):
 
         def claim(conn: sqlite3.Connection, now: float) -> list[JobRecord]:
             choice = choose(conn, now, limit)
-            if choice.held_back and len(choice.seqs) < limit:  # look past them, boundedly
+            # look past held-back jobs, boundedly: what waits behind them takes its turn,
+            # before another queue's later jobs too
+            if choice.held_back and (len(choice.seqs) < limit or len(wanted) > 1):
                 choice = choose(conn, now, limit + LIMIT_SCAN)
             conn.executemany(SAVE_BUCKET, [(k, t, now) for k, t in choice.tokens.items()])
             chosen = choice.seqs

@@ -122,3 +122,24 @@ async def test_racing_claimers_never_spend_a_token_twice(
 
     assert sum(len(records) for records in taken) == 5
     assert (await backend.counts())["default"][JobState.QUEUED] == 35
+
+
+async def test_a_claim_whose_limited_stage_fails_hands_over_what_it_took(
+    backend: PostgresBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first statement commits the unlimited jobs it leased; if the look past the
+    limited ones then fails (a dropped connection, a statement timeout), those jobs are
+    still returned, not left active under a lease no worker holds."""
+
+    async def lost(*_: object) -> list[object]:
+        raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+    await backend.enqueue([job("limited", limit_key="k", limit=1), job("free")])
+    monkeypatch.setattr(backend, "_claim_limited", lost)
+
+    claimed = await backend.claim(["default"], 10, "worker-1", 30.0)
+
+    assert [record.id for record in claimed] == ["free"]
+    limited = await backend.get("limited")
+    assert limited is not None
+    assert (limited.state, limited.attempts) == (JobState.QUEUED, 0)

@@ -11,7 +11,7 @@ other query option goes to libpq unchanged (`sslmode`, `connect_timeout`, ...).
 Claims take a batch with `FOR UPDATE SKIP LOCKED`, so workers never wait for each other.
 A claim that meets jobs with concurrency or rate limits goes on in a short transaction: it
 locks their keys (advisory locks) before it counts their active jobs and tokens, so the
-limits hold across every worker; a claim that meets none stays one statement.
+limits hold across every worker; a claim that meets none stays one round trip.
 Every change is announced with NOTIFY in the transaction that makes it: idle workers wake
 within milliseconds of an enqueue and `result()` and `events()` hear about their job, while
 a slow look at the table covers notifications lost to a reconnect. Due times and leases
@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import secrets
 import threading
 import time
@@ -67,6 +68,8 @@ from conveyor.backends.postgres_listen import Listener, Subscription
 from conveyor.backends.postgres_rows import as_float, error_json, insert, record
 from conveyor.backends.postgres_schema import migrate, quoted
 from conveyor.backends.postgres_sql import COLUMNS, LIVE, Statements
+
+logger = logging.getLogger("conveyor.postgres")
 
 OPTIONS = {"schema", "pool_size"}
 CONNECT_TIMEOUT = 5  # seconds, unless the URL sets connect_timeout
@@ -205,11 +208,21 @@ class PostgresBackend(Backend):
             "events": self.sql.events_channel,
         }  # fmt: skip
         async with self._connection() as conn:
-            rows = await AsyncRunner(conn).rows(self.sql.claim, params)
+            async with conn.pipeline():  # one round trip; GENERIC_PLAN says why
+                await conn.execute(self.sql.generic_plan)
+                cursor = await conn.execute(self.sql.claim, params)
+            rows = await cursor.fetchall()
             met_limits = rows[0][-1]
             rows = [row for row in rows if row[0] is not None]  # not the row of NULLs
             if met_limits and len(rows) < limit:
-                rows += await self._claim_limited(conn, params, limit - len(rows))
+                try:
+                    rows += await self._claim_limited(conn, params, limit - len(rows))
+                except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                    if not rows:
+                        raise
+                    # the first statement's jobs are leased and committed: hand them over,
+                    # rather than strand them until their lease runs out
+                    logger.warning("a claim took %d jobs, then failed: %s", len(rows), exc)
         rows.sort(key=lambda row: (-row[4], row[13], row[26]))  # priority, due_at, seq
         return [record(row) for row in rows]
 

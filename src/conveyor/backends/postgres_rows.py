@@ -30,7 +30,9 @@ async def insert(run: Runner, sql: Statements, jobs: Sequence[JobRecord]) -> lis
         held_by = await _held_keys(run, sql, list(first.values()))
     pending = [job for job in first.values() if job.id not in held_by]
     for _ in range(3):  # more only if other producers keep replacing the same ids
-        for job_id, enqueued_at, _ in await run.rows(sql.enqueue, _enqueue_params(pending, sql)):
+        if not pending:  # all stored, or held back by unique keys
+            break
+        for job_id, enqueued_at, _ in await run.rows(*_enqueue(pending, sql)):
             stored[job_id] = new_record(first[job_id], float(enqueued_at))
             created.add(job_id)
         taken = [job.id for job in pending if job.id not in stored]
@@ -41,8 +43,6 @@ async def insert(run: Runner, sql: Statements, jobs: Sequence[JobRecord]) -> lis
                 found = record(row)
                 stored[found.id] = found
         pending = [first[job_id] for job_id in taken if job_id not in stored]
-        if not pending:
-            break
     if pending:
         raise EnqueueError(
             f"job id {pending[0].id!r} is taken by a job this transaction cannot see "
@@ -87,28 +87,37 @@ async def _held_keys(
     return held_by
 
 
-def _enqueue_params(jobs: Sequence[JobRecord], sql: Statements) -> dict[str, Any]:
+def _fields(job: JobRecord) -> dict[str, Any]:
+    """The job's fields as the enqueue statements take them."""
     return {
-        "id": [job.id for job in jobs],
-        "task": [job.task for job in jobs],
-        "queue": [job.queue for job in jobs],
-        "priority": [job.priority for job in jobs],
-        "payload": [job.payload for job in jobs],
-        "headers": [json.dumps(job.headers) if job.headers else None for job in jobs],
-        "max_attempts": [job.max_attempts for job in jobs],
-        "timeout": [as_float(job.timeout) for job in jobs],
-        "result_ttl": [as_float(job.result_ttl) for job in jobs],
-        "delay": [float(job.delay) for job in jobs],
-        "unique_key": [job.unique_key for job in jobs],
-        "unique_until": [job.unique_until for job in jobs],
-        "unique_for": [as_float(job.unique_for) for job in jobs],
-        "limit_key": [job.limit_key for job in jobs],
-        "limit": [job.limit for job in jobs],
-        "rate_key": [job.rate_key for job in jobs],
-        "rate_limit": [job.rate_limit for job in jobs],
-        "rate_period": [as_float(job.rate_period) for job in jobs],
-        "work": sql.work_channel,
+        "id": job.id,
+        "task": job.task,
+        "queue": job.queue,
+        "priority": job.priority,
+        "payload": job.payload,
+        "headers": json.dumps(job.headers) if job.headers else None,
+        "max_attempts": job.max_attempts,
+        "timeout": as_float(job.timeout),
+        "result_ttl": as_float(job.result_ttl),
+        "delay": float(job.delay),
+        "unique_key": job.unique_key,
+        "unique_until": job.unique_until,
+        "unique_for": as_float(job.unique_for),
+        "limit_key": job.limit_key,
+        "limit": job.limit,
+        "rate_key": job.rate_key,
+        "rate_limit": job.rate_limit,
+        "rate_period": as_float(job.rate_period),
     }
+
+
+def _enqueue(jobs: Sequence[JobRecord], sql: Statements) -> tuple[bytes, dict[str, Any]]:
+    """The statement that stores the jobs (at least one), and its parameters."""
+    if len(jobs) == 1:
+        return sql.enqueue_one, {**_fields(jobs[0]), "work": sql.work_channel}
+    rows = [_fields(job) for job in jobs]
+    columns = {name: [row[name] for row in rows] for name in rows[0]}
+    return sql.enqueue, {**columns, "work": sql.work_channel}
 
 
 def as_float(value: float | None) -> float | None:

@@ -24,7 +24,7 @@ async def test_sigkill_with_many_jobs_in_flight(harness: Harness) -> None:
     """Reliability #1: none lost; duplicates only among the jobs it held; attempt + 1."""
     jobs, concurrency = harness.jobs, 20
     rng = random.Random(1)
-    handles = await jobs.app.enqueue_many([jobs.nap.s(rng.uniform(0.02, 0.05)) for _ in range(300)])
+    handles = await jobs.app.enqueue_many([jobs.nap.s(rng.uniform(0.05, 0.1)) for _ in range(300)])
     enqueued = [h.id for h in handles]
 
     first = harness.start_worker(concurrency=concurrency, lease=LEASE, heartbeat=HEARTBEAT)
@@ -32,9 +32,12 @@ async def test_sigkill_with_many_jobs_in_flight(harness: Harness) -> None:
     first.kill()
     killed_ns = first.died_ns
     assert killed_ns is not None
+    # a claim the worker sent just before it died may still be committing on the server
+    await asyncio.sleep(0.5)
     held = {r.id: r for r in (await harness.records()).values() if r.state is JobState.ACTIVE}
     in_flight = [run for run in harness.ran_by(first.pid) if not run.completed]
-    assert in_flight, "the kill came after the first worker had finished: nothing was in flight"
+    # the kill may fall between a claim and its jobs' start: then they are held, not running
+    assert held, "the kill came after the first worker had finished: it held no job"
     assert len(in_flight) <= concurrency, f"{len(in_flight)} jobs ran at once, over {concurrency}"
     assert {run.job_id for run in in_flight} <= held.keys(), "a job in flight was not leased"
 

@@ -128,19 +128,27 @@ async def test_purges_delete_past_one_batch(backend: PostgresBackend, conninfo: 
     assert await backend.counts() == {}
 
 
-async def test_an_upgrade_keeps_the_jobs_stored_before_it(
-    pg_url: str, conninfo: str, schema: str, monkeypatch: pytest.MonkeyPatch
+async def store_of_version(
+    version: int, pg_url: str, conninfo: str, schema: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with monkeypatch.context() as patch:  # a store made by the release before unique keys
-        patch.setattr(postgres_schema, "MIGRATIONS", postgres_schema.MIGRATIONS[:1])
-        patch.setattr(postgres_schema, "SCHEMA_VERSION", 1)
-        assert await PostgresBackend(pg_url).migrate() == (0, 1)
+    """A store as schema `version` made it, holding one queued job, 'old'."""
+    with monkeypatch.context() as patch:
+        patch.setattr(postgres_schema, "MIGRATIONS", postgres_schema.MIGRATIONS[:version])
+        patch.setattr(postgres_schema, "SCHEMA_VERSION", version)
+        assert await PostgresBackend(pg_url).migrate() == (0, version)
     with psycopg.connect(conninfo) as conn:
         conn.execute(
             f'INSERT INTO "{schema}".conveyor_jobs (id, task, queue, state, payload, '
             "enqueued_at, due_at) VALUES ('old', 'tasks.work', 'default', 'queued', '', "
             "now(), now())".encode()
         )
+
+
+async def test_an_upgrade_keeps_the_jobs_stored_before_it(
+    pg_url: str, conninfo: str, schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a store made by the release before unique keys
+    await store_of_version(1, pg_url, conninfo, schema, monkeypatch)
 
     backend = PostgresBackend(pg_url)
     assert await backend.migrate() == (1, SCHEMA_VERSION)
@@ -161,16 +169,8 @@ async def test_an_upgrade_keeps_the_jobs_stored_before_it(
 async def test_an_upgrade_from_version_2_adds_limits(
     pg_url: str, conninfo: str, schema: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with monkeypatch.context() as patch:  # a store made by the release before limits
-        patch.setattr(postgres_schema, "MIGRATIONS", postgres_schema.MIGRATIONS[:2])
-        patch.setattr(postgres_schema, "SCHEMA_VERSION", 2)
-        assert await PostgresBackend(pg_url).migrate() == (0, 2)
-    with psycopg.connect(conninfo) as conn:
-        conn.execute(
-            f'INSERT INTO "{schema}".conveyor_jobs (id, task, queue, state, payload, '
-            "enqueued_at, due_at) VALUES ('old', 'tasks.work', 'default', 'queued', '', "
-            "now(), now())".encode()
-        )
+    # a store made by the release before limits
+    await store_of_version(2, pg_url, conninfo, schema, monkeypatch)
 
     backend = PostgresBackend(pg_url)
     assert await backend.migrate() == (2, SCHEMA_VERSION)

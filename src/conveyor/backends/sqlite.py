@@ -209,7 +209,8 @@ class SQLiteBackend(Backend):
             # before another queue's later jobs too
             if choice.held_back and (len(choice.seqs) < limit or len(wanted) > 1):
                 choice = choose(conn, now, limit + LIMIT_SCAN)
-            conn.executemany(SAVE_BUCKET, [(k, t, now) for k, t in choice.tokens.items()])
+            if choice.tokens:  # rate-limited jobs were met: keep their buckets
+                conn.executemany(SAVE_BUCKET, [(k, t, now) for k, t in choice.tokens.items()])
             chosen = choice.seqs
             lease = (token, now + lease_seconds, now, worker)
             order = {seq: i for i, seq in enumerate(chosen)}

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 import pytest
 
 from conveyor import Conveyor, JobFailed, JobState, group
 
-from .support import running_worker, settle
+from .support import LIMIT, running_worker, settle
 
 
 async def square(n: int) -> int:
@@ -42,8 +44,20 @@ async def test_a_chords_callback_runs_once_with_every_result(app: Conveyor) -> N
     cb = app.task(total)
 
     workflow = await group(sq.s(n) for n in range(6)).then(cb.step(offset=100)).enqueue()
+    backend = await app.connected()
+    join_ids = [f"{workflow.id}:join:{n}" for n in range(6)]
+
+    async def joins_done() -> bool:
+        joins = [await backend.get(job_id) for job_id in join_ids]
+        return all(j is not None and j.state is JobState.SUCCEEDED for j in joins)
+
     async with running_worker(app, concurrency=6):
         await settle(workflow)
+        # the callback may finish before the other members' join checks are acknowledged
+        deadline = time.monotonic() + LIMIT
+        while not await joins_done():
+            assert time.monotonic() < deadline, "a join check never succeeded"
+            await asyncio.sleep(0.01)
 
     expected = [n * n for n in range(6)]
     assert await workflow.result(timeout=5) == {"values": expected, "sum": sum(expected) + 100}
@@ -52,9 +66,6 @@ async def test_a_chords_callback_runs_once_with_every_result(app: Conveyor) -> N
     assert [s.id for s in steps][-1] == f"{workflow.id}:callback"
     callback = await steps[-1].info()
     assert callback.attempts == 1
-    backend = await app.connected()
-    joins = [await backend.get(f"{workflow.id}:join:{n}") for n in range(6)]
-    assert all(j is not None and j.state is JobState.SUCCEEDED for j in joins)
 
 
 async def test_a_failed_member_fails_the_chord_and_the_callback_never_runs(

@@ -14,8 +14,12 @@ from typing import Any, ParamSpec, Protocol, TypeVar, cast, overload
 from typing_extensions import Unpack
 
 from conveyor.backends import Backend, from_url
+from conveyor.backends.base import Enqueued
 from conveyor.errors import ConfigurationError
 from conveyor.job import JobHandle, JobRecord
+from conveyor.middleware.base import Middleware
+from conveyor.middleware.chain import MiddlewareChain
+from conveyor.middleware.correlation import CorrelationIds
 from conveyor.portal import Portal
 from conveyor.redact import redacted_url
 from conveyor.retry import Backoff
@@ -69,7 +73,11 @@ class Conveyor:
         *,
         default_queue: str = "default",
         max_payload_bytes: int = 1_000_000,
+        middleware: Sequence[Middleware] = (),
     ) -> None:
+        """url: the backend (default $CONVEYOR_URL, else a SQLite file ./conveyor.db).
+        middleware: wraps every enqueue and execution, outermost first (see
+        `conveyor.middleware.Middleware`)."""
         self.url = url or os.environ.get("CONVEYOR_URL") or DEFAULT_URL
         self.default_queue = default_queue
         if max_payload_bytes <= 0:
@@ -83,6 +91,9 @@ class Conveyor:
         self._backend: Backend | None = None
         self._backend_lock = threading.Lock()
         self._portal: Portal | None = None
+        self.chain = MiddlewareChain([CorrelationIds()])
+        for item in middleware:
+            self.add_middleware(item)
 
     def __repr__(self) -> str:
         return f"<Conveyor {redacted_url(self.url)} tasks={len(self.tasks)}>"
@@ -281,6 +292,20 @@ class Conveyor:
         self.shutdown_hooks.append(hook)
         return hook
 
+    def add_middleware(self, middleware: Middleware) -> None:
+        """Add a middleware inside those already there (before workers start)."""
+        if not isinstance(middleware, Middleware):
+            raise ConfigurationError(
+                f"middleware must be instances of conveyor.middleware.Middleware, got "
+                f"{middleware!r}"
+            )
+        self.chain = MiddlewareChain([*self.chain.middleware, middleware])
+
+    @property
+    def middleware(self) -> tuple[Middleware, ...]:
+        """The app's middleware, outermost first (conveyor's correlation ids included)."""
+        return self.chain.middleware
+
     # -- the backend -----------------------------------------------------------------------
 
     @property
@@ -338,13 +363,30 @@ class Conveyor:
                 raise TypeError(f"enqueue_many takes task.s(...) signatures, got {call!r}")
             if call.task.app is not self:
                 raise ConfigurationError(f"{call.task.name} belongs to another Conveyor app")
-        records = [s.record for s in signatures]
-        backend = await self.connected()
-        if connection is None:
-            stored = await backend.enqueue(records)
-        else:
-            stored = await backend.enqueue_in(connection, records)
+        stored = await self.store([s.record for s in signatures], connection)
         return [JobHandle(self, item.record.id, item.record.task, item.created) for item in stored]
+
+    async def store(
+        self, records: Sequence[JobRecord], connection: object | None = None
+    ) -> list[Enqueued]:
+        """Store checked records through the middleware's enqueue hooks."""
+        backend = await self.connected()
+        stored: list[Enqueued] = []
+
+        async def write() -> list[bool]:
+            if connection is None:
+                stored[:] = await backend.enqueue(records)
+            else:
+                stored[:] = await backend.enqueue_in(connection, records)
+            return [item.created for item in stored]
+
+        await self.chain.enqueue(records, write)
+        if len(stored) != len(records):
+            raise ConfigurationError(
+                "a middleware's enqueue hook returned without calling call_next(): "
+                "nothing was stored"
+            )
+        return stored
 
     def enqueue_many_sync(
         self, calls: Iterable[Signature[R]], *, connection: object | None = None

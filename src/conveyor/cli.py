@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import json
-import logging
-import sys
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
 import click
@@ -16,10 +16,11 @@ from rich.table import Table
 
 from conveyor.app import DEFAULT_URL, Conveyor
 from conveyor.backends.base import FINISHED, JobFilter
-from conveyor.correlation import CorrelationIdFilter
 from conveyor.errors import ConveyorError
 from conveyor.job import JobRecord, JobState
 from conveyor.loader import load_app
+from conveyor.logs import LogFormat, configure_logging
+from conveyor.middleware.logs import JobLogMiddleware
 from conveyor.scheduler import Schedule
 from conveyor.worker import run_worker
 
@@ -140,6 +141,29 @@ url_option = click.option(
     show_default=True,
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]),
 )
+@click.option(
+    "--log-format",
+    default="text",
+    show_default=True,
+    type=click.Choice(["text", "json"]),
+    help="json: one JSON object per line, with the job's fields on lines about a job.",
+)
+@click.option(
+    "--log-jobs",
+    is_flag=True,
+    help="A log line as each job starts and ends (off by default: it costs throughput).",
+)
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65_535),
+    help="Serve Prometheus metrics at http://HOST:PORT/metrics (needs conveyor[prometheus]).",
+)
+@click.option(
+    "--metrics-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="The address the metrics endpoint listens on.",
+)
 def worker(
     app_path: str,
     concurrency: int,
@@ -151,16 +175,19 @@ def worker(
     process_pool: int | None,
     scheduler: bool,
     log_level: str,
+    log_format: LogFormat,
+    log_jobs: bool,
+    metrics_port: int | None,
+    metrics_host: str,
 ) -> None:
     """Run a worker for APP (module:attribute) until SIGTERM or SIGINT."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(CorrelationIdFilter())  # lines about a job carry its request's id
-    logging.basicConfig(
-        level=log_level,
-        format="%(asctime)s %(levelname)s [%(correlation_id)s] %(name)s: %(message)s",
-        handlers=[handler],
-    )
+    configure_logging(log_level, log_format)
     app = _app(app_path, None)
+    if log_format == "json" or log_jobs:
+        app.add_middleware(JobLogMiddleware(log_jobs=log_jobs))
+    serving: AbstractAsyncContextManager[object] = contextlib.nullcontext()
+    if metrics_port is not None:
+        raise click.UsageError(f"--metrics-port {metrics_port} --metrics-host {metrics_host}")
     queue_list = [q.strip() for q in queues.split(",") if q.strip()] if queues else None
     options = dict(
         queues=queue_list,
@@ -172,7 +199,12 @@ def worker(
         process_pool=process_pool,
         scheduler=scheduler,
     )
-    _run(app, lambda: run_worker(app, **options))
+
+    async def work() -> None:
+        async with serving:
+            await run_worker(app, **options)
+
+    _run(app, work)
 
 
 @main.command()

@@ -30,5 +30,7 @@ class CorrelationIdFilter(logging.Filter):
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.correlation_id = current_correlation_id() or "-"
+        # a line about a job names the job's id in its record (see conveyor.log_fields)
+        given = getattr(record, "correlation_id", None)
+        record.correlation_id = given or current_correlation_id() or "-"
         return True

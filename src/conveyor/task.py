@@ -25,8 +25,7 @@ from typing import (
 
 from typing_extensions import Unpack
 
-from conveyor.context import CORRELATION_HEADER, Context
-from conveyor.correlation import current_correlation_id
+from conveyor.context import Context
 from conveyor.errors import ArgumentError, ConfigurationError, PayloadTooLarge
 from conveyor.job import PRIORITY_LIMIT, JobHandle, JobRecord
 from conveyor.limits import apply_limits, check_limits
@@ -324,9 +323,6 @@ def _record(
 ) -> JobRecord:
     config = task.config
     headers = dict(options.get("headers", {}))
-    correlation_id = current_correlation_id()
-    if correlation_id is not None:
-        headers.setdefault(CORRELATION_HEADER, correlation_id)
     job_id = options.get("job_id")
     if job_id is None and config.job_id is not None and derive_id:
         job_id = _derive_id(task, config.job_id, _with_defaults(task, arguments))

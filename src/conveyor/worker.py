@@ -20,16 +20,17 @@ import socket
 import time
 import traceback
 import types
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Literal
 
 from conveyor.app import Conveyor
 from conveyor.backends.base import DEFAULT_MAX_RECOVERIES, Ack, Backend, Lease, RunningUpdate
-from conveyor.context import CORRELATION_HEADER, Context
-from conveyor.correlation import reset_correlation_id, set_correlation_id
+from conveyor.context import Context
 from conveyor.errors import ConfigurationError, Retry, SerializationError, TaskTimeout
 from conveyor.executor import Executor
 from conveyor.job import JobError, JobRecord, JobState
+from conveyor.log_fields import job_fields
+from conveyor.middleware.base import Outcome
 from conveyor.processes import ProcessTaskError
 from conveyor.redact import redacted_url
 from conveyor.retry import retry_delay
@@ -101,6 +102,7 @@ class Worker:
         self.processed = 0
         self._running: dict[str, _Running] = {}
         self._acks: list[Ack] = []
+        self._acked_records: list[JobRecord] = []  # the jobs of `_acks`, in the same order
         self._updates: dict[str, tuple[RunningUpdate, list[concurrent.futures.Future[None]]]] = {}
         self._outbox = asyncio.Event()
         self._acked = asyncio.Event()  # set while every outcome so far is written
@@ -321,9 +323,23 @@ class Worker:
             for name in task.context_params:
                 kwargs[name] = context
         running.in_thread = not task.is_async and task.config.executor == "thread"
-        token = set_correlation_id(record.headers.get(CORRELATION_HEADER))
+        reporter = _Reporter(self, running)
+        outcome = _Attempt()
+
+        async def run() -> None:
+            outcome.payload = await self._executor.run(task, record, args, kwargs, reporter)
+            if running.stop_reason == "cancel_requested":
+                return  # it returned, but only because it was asked to stop
+            try:  # a workflow's next jobs are enqueued with the success, atomically
+                follow_ups = workflow_follow_ups(record, outcome.payload)
+            except SerializationError as exc:
+                raise _DamagedWorkflow(str(exc)) from None
+            if follow_ups:  # through the enqueue hooks, in this job's context
+                await self.app.chain.enqueue(follow_ups, _stored_later(follow_ups))
+                outcome.follow_ups = follow_ups
+
         try:
-            payload = await self._executor.run(task, record, args, kwargs, _Reporter(self, running))
+            await self.app.chain.execute(record, run)
         except asyncio.CancelledError:
             current = asyncio.current_task()
             if current is not None:
@@ -338,23 +354,18 @@ class Worker:
             elif isinstance(exc, TaskTimeout):
                 self._retry_or_fail(running, exc, None, reason="timeout")
             elif isinstance(exc, SerializationError):
-                error = JobError(type(exc).__name__, str(exc), reason="unencodable_result")
+                damaged = isinstance(exc, _DamagedWorkflow)
+                reason = "undecodable" if damaged else "unencodable_result"
+                error = JobError("SerializationError", str(exc), reason=reason)
                 self._finish(running, Ack(running.lease, JobState.FAILED, error=error))
             else:
                 self._retry_or_fail(running, exc, None)
             return
-        finally:
-            reset_correlation_id(token)
         if running.stop_reason == "cancel_requested":
-            self._stopped(running)  # it returned, but only because it was asked to stop
+            self._stopped(running)
             return
-        try:  # a workflow's next jobs are enqueued with the success, atomically
-            follow_ups = workflow_follow_ups(record, payload)
-        except SerializationError as exc:
-            error = JobError(type(exc).__name__, str(exc), reason="undecodable")
-            self._finish(running, Ack(running.lease, JobState.FAILED, error=error))
-            return
-        ack = Ack(running.lease, JobState.SUCCEEDED, result=payload, follow_ups=follow_ups)
+        result = outcome.payload if outcome.payload is not None else b"null"
+        ack = Ack(running.lease, JobState.SUCCEEDED, result=result, follow_ups=outcome.follow_ups)
         self._finish(running, ack)
 
     def _stopped(self, running: _Running) -> None:
@@ -363,7 +374,9 @@ class Worker:
             error = JobError("Cancelled", "cancelled on request while running", reason="cancelled")
             self._finish(running, Ack(running.lease, JobState.CANCELLED, error=error))
         elif reason == "lease_lost":
-            self._forget(running)  # another worker owns the job now: write nothing
+            if self._running.get(running.record.id) is running:
+                self._forget(running)  # another worker owns the job now: write nothing
+                self._ended(running.record, "lease_lost", None)
         else:
             self._finish(running, Ack(running.lease, JobState.QUEUED))
 
@@ -391,6 +404,7 @@ class Worker:
             logger.info(
                 "job %s (%s) attempt %d/%d failed: %s; retrying in %.2f s",
                 record.id, record.task, record.attempts, record.max_attempts, error.type, delay,
+                extra=job_fields(record),
             )  # fmt: skip
             self._finish(
                 running, Ack(running.lease, JobState.SCHEDULED, error=error, retry_in=delay)
@@ -399,6 +413,7 @@ class Worker:
             logger.warning(
                 "job %s (%s) failed after %d attempts: %s: %s",
                 record.id, record.task, record.attempts, error.type, error.message,
+                extra=job_fields(record),
             )  # fmt: skip
             self._finish(running, Ack(running.lease, JobState.FAILED, error=error))
 
@@ -408,6 +423,7 @@ class Worker:
         self._forget(running)
         self.processed += 1
         self._acks.append(ack)
+        self._acked_records.append(running.record)
         self._acked.clear()
         self._outbox.set()
 
@@ -459,6 +475,7 @@ class Worker:
         # and must not be written before them, or they would land on a finished job
         updates, self._updates = self._updates, {}
         acks, self._acks = self._acks, []
+        records, self._acked_records = self._acked_records, []
         if updates:
             try:
                 await self._backend.update_running([u for u, _ in updates.values()])
@@ -466,6 +483,7 @@ class Worker:
                 for job_id, pending in updates.items():
                     self._updates.setdefault(job_id, pending)
                 self._acks[:0] = acks
+                self._acked_records[:0] = records
                 raise
             for _, futures in updates.values():
                 for future in futures:
@@ -477,14 +495,19 @@ class Worker:
             accepted = await self._backend.ack(acks)
         except BaseException:
             self._acks[:0] = acks
+            self._acked_records[:0] = records
             raise
-        for ack, ok in zip(acks, accepted, strict=True):
+        for ack, ok, record in zip(acks, accepted, records, strict=True):
             if not ok:
                 logger.warning(
                     "job %s: its lease was lost before the outcome (%s) was written; "
                     "another worker owns it now, so this outcome is dropped",
-                    ack.lease.job_id, ack.state,
+                    ack.lease.job_id, ack.state, extra=job_fields(record),
                 )  # fmt: skip
+            self._ended(record, _OUTCOMES[ack.state] if ok else "lease_lost", ack.error)
+
+    def _ended(self, record: JobRecord, outcome: Outcome, error: JobError | None) -> None:
+        self.app.chain.job_ended(record, outcome, error)
 
     def report(
         self,
@@ -541,10 +564,11 @@ class Worker:
                         "job %s: lease lost (the worker was paused or cut off past its "
                         "lease); stopping it, another worker may run it",
                         item.record.id,
+                        extra=job_fields(item.record),
                     )
                     self._interrupt(item, "lease_lost")
-                    if item.in_thread:
-                        self._forget(item)
+                    if item.in_thread:  # the thread runs on: the job is no longer ours
+                        self._stopped(item)
                 elif status.cancel_requested and item.stop_reason is None:
                     self._interrupt(item, "cancel_requested")
 
@@ -598,6 +622,36 @@ class Worker:
             async with asyncio.timeout(seconds):
                 await self._finished.wait()
         return not self._finished.is_set()
+
+
+_OUTCOMES: dict[JobState, Outcome] = {
+    JobState.SUCCEEDED: "succeeded",
+    JobState.FAILED: "failed",
+    JobState.SCHEDULED: "retried",
+    JobState.CANCELLED: "cancelled",
+    JobState.QUEUED: "handed_back",
+}
+
+
+@dataclasses.dataclass(slots=True)
+class _Attempt:
+    """What the innermost call of the middleware chain leaves for the worker."""
+
+    payload: bytes | None = None
+    follow_ups: Sequence[JobRecord] = ()
+
+
+class _DamagedWorkflow(SerializationError):
+    """A job's workflow headers cannot be read: its next steps cannot be made."""
+
+
+def _stored_later(records: Sequence[JobRecord]) -> Callable[[], Awaitable[Sequence[bool]]]:
+    """The store of a workflow's next steps: they are written with the step's outcome."""
+
+    async def store() -> Sequence[bool]:
+        return [True] * len(records)
+
+    return store
 
 
 class _Reporter:

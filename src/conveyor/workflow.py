@@ -62,8 +62,7 @@ class Workflow(abc.ABC):
         workflow = _checked_id(workflow_id) if workflow_id is not None else _new_id()
         headers = {WORKFLOW_HEADER: workflow, SHAPE_HEADER: self.shape.header()}
         records = self._first_jobs(workflow, headers)
-        backend = await self.app.connected()
-        stored = await backend.enqueue(records)
+        stored = await self.app.store(records)
         return WorkflowHandle(self.app, workflow, created=stored[0].created)
 
     def enqueue_sync(self, workflow_id: str | None = None) -> WorkflowHandle:

@@ -203,5 +203,5 @@ async def _join(
             f"{app.max_payload_bytes}-byte limit of the callback's arguments"
         )
     own = {WORKFLOW_HEADER: workflow, SHAPE_HEADER: Shape("chord", members).header()}
-    await backend.enqueue([step_record(callback, callback_id(workflow), payload, own)])
+    await app.store([step_record(callback, callback_id(workflow), payload, own)])
     return True

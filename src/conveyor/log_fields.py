@@ -1,0 +1,41 @@
+"""The fields a log line about a job carries, as `extra=` attributes of its record."""
+
+from __future__ import annotations
+
+import contextvars
+from typing import Any
+
+from conveyor.context import CORRELATION_HEADER
+from conveyor.middleware.base import Job
+
+# the job whose task is running in this context: its own log lines carry its fields
+_current_job: contextvars.ContextVar[Job | None] = contextvars.ContextVar(
+    "conveyor_current_job", default=None
+)
+
+JOB_FIELDS = ("job_id", "task", "queue", "attempt", "correlation_id", "worker")
+
+
+def job_fields(record: Job) -> dict[str, Any]:
+    """`extra=` for a log line about `record`: its id, task, queue, attempt, worker and
+    the correlation id it carries."""
+    return {
+        "job_id": record.id,
+        "task": record.task,
+        "queue": record.queue,
+        "attempt": record.attempts,
+        "correlation_id": record.headers.get(CORRELATION_HEADER),
+        "worker": record.worker,
+    }
+
+
+def current_job() -> Job | None:
+    return _current_job.get()
+
+
+def set_current_job(record: Job | None) -> contextvars.Token[Job | None]:
+    return _current_job.set(record)
+
+
+def reset_current_job(token: contextvars.Token[Job | None]) -> None:
+    _current_job.reset(token)

@@ -1,0 +1,68 @@
+"""Nesting the middleware of an app around enqueues and executions, once per app."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+from conveyor.job import JobError
+from conveyor.middleware.base import Job, Middleware, Outcome, OutgoingJob
+
+logger = logging.getLogger("conveyor.middleware")
+
+Store = Callable[[], Awaitable[Sequence[bool]]]
+Run = Callable[[], Awaitable[None]]
+
+
+def _defines(middleware: Middleware, hook: str) -> bool:
+    return getattr(type(middleware), hook) is not getattr(Middleware, hook)
+
+
+class MiddlewareChain:
+    """The hooks an app's middleware define, in onion order. A middleware that leaves a
+    hook as the base class has it is not called for that hook at all, so an app without
+    middleware pays nothing per job."""
+
+    __slots__ = ("_enqueuers", "_executors", "_listeners", "middleware")
+
+    def __init__(self, middleware: Sequence[Middleware]) -> None:
+        self.middleware = tuple(middleware)
+        self._enqueuers = [m for m in self.middleware if _defines(m, "enqueue")]
+        self._executors = [m for m in self.middleware if _defines(m, "execute")]
+        self._listeners = [m for m in reversed(self.middleware) if _defines(m, "job_ended")]
+
+    async def enqueue(self, jobs: Sequence[OutgoingJob], store: Store) -> Sequence[bool]:
+        if not self._enqueuers:
+            return await store()
+        return await self._enqueue_from(0, jobs, store)
+
+    async def _enqueue_from(
+        self, index: int, jobs: Sequence[OutgoingJob], store: Store
+    ) -> Sequence[bool]:
+        if index == len(self._enqueuers):
+            return await store()
+        return await self._enqueuers[index].enqueue(
+            jobs, lambda: self._enqueue_from(index + 1, jobs, store)
+        )
+
+    async def execute(self, job: Job, run: Run) -> None:
+        if not self._executors:
+            return await run()
+        return await self._execute_from(0, job, run)
+
+    async def _execute_from(self, index: int, job: Job, run: Run) -> None:
+        if index == len(self._executors):
+            return await run()
+        return await self._executors[index].execute(
+            job, lambda: self._execute_from(index + 1, job, run)
+        )
+
+    def job_ended(self, job: Job, outcome: Outcome, error: JobError | None) -> None:
+        for middleware in self._listeners:
+            try:
+                middleware.job_ended(job, outcome, error)
+            except Exception:
+                logger.exception(
+                    "%s.job_ended failed for job %s (%s); the outcome stands",
+                    type(middleware).__name__, job.id, outcome,
+                )  # fmt: skip

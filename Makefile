@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: demo test lint typecheck pytest bench bench-sqlite bench-redis bench-postgres clean
+.PHONY: demo test lint typecheck pytest bench bench-sqlite bench-redis bench-postgres \
+	bench-observability clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,7 +45,7 @@ pytest: $(VENV)/.dev
 	$(BIN)/pytest
 
 ## Benchmark conveyor against its peers on this machine: on SQLite, Redis and PostgreSQL.
-bench: bench-sqlite bench-redis bench-postgres
+bench: bench-sqlite bench-redis bench-postgres bench-observability
 
 ## conveyor beside Huey's SQLite storage.
 bench-sqlite: $(VENV)/.bench
@@ -59,6 +60,11 @@ bench-redis: $(VENV)/.bench
 ## the run; each peer in its own virtualenv under benchmarks/.venvs/, made on first use).
 bench-postgres: $(VENV)/.bench
 	$(BIN)/python -m benchmarks postgres
+
+## What Prometheus metrics and OpenTelemetry tracing cost a worker's drain, as ratios to no
+## middleware (SQLite, and Redis when redis-server is installed).
+bench-observability: $(VENV)/.dev
+	$(BIN)/python -m benchmarks observability
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

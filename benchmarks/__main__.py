@@ -1,4 +1,4 @@
-"""`python -m benchmarks [sqlite|redis|postgres] ...`: one comparison per command.
+"""`python -m benchmarks [sqlite|redis|postgres|observability] ...`: one comparison per command.
 
 SQLite when no server is named."""
 
@@ -17,6 +17,11 @@ def main(argv: list[str]) -> None:
         from benchmarks.postgres_bench.cli import main as postgres
 
         postgres(argv[1:])
+        return
+    if argv and argv[0] == "observability":
+        from benchmarks.observability.cli import main as observability
+
+        observability(argv[1:])
         return
     from benchmarks.sqlite import main as sqlite
 

@@ -19,7 +19,7 @@ from conveyor.errors import ConfigurationError
 from conveyor.job import JobHandle, JobRecord
 from conveyor.middleware.base import Middleware
 from conveyor.middleware.chain import MiddlewareChain
-from conveyor.middleware.correlation import CorrelationIds
+from conveyor.middleware.job_context import JobContext
 from conveyor.portal import Portal
 from conveyor.redact import redacted_url
 from conveyor.retry import Backoff
@@ -91,7 +91,11 @@ class Conveyor:
         self._backend: Backend | None = None
         self._backend_lock = threading.Lock()
         self._portal: Portal | None = None
-        self.chain = MiddlewareChain([CorrelationIds()])
+        self.chain = MiddlewareChain([JobContext()])
+        if isinstance(middleware, str | bytes | Middleware) or not isinstance(middleware, Iterable):
+            raise ConfigurationError(
+                f"middleware must be a list of Middleware instances, got {middleware!r}"
+            )
         for item in middleware:
             self.add_middleware(item)
 
@@ -294,6 +298,9 @@ class Conveyor:
 
     def add_middleware(self, middleware: Middleware) -> None:
         """Add a middleware inside those already there (before workers start)."""
+        if isinstance(middleware, type) and issubclass(middleware, Middleware):
+            name = middleware.__name__
+            raise ConfigurationError(f"{name} is a Middleware class: pass an instance, {name}()")
         if not isinstance(middleware, Middleware):
             raise ConfigurationError(
                 f"middleware must be instances of conveyor.middleware.Middleware, got "

@@ -183,11 +183,15 @@ def worker(
     """Run a worker for APP (module:attribute) until SIGTERM or SIGINT."""
     configure_logging(log_level, log_format)
     app = _app(app_path, None)
-    if log_format == "json" or log_jobs:
-        app.add_middleware(JobLogMiddleware(log_jobs=log_jobs))
+    if log_jobs:
+        app.add_middleware(JobLogMiddleware())
     serving: AbstractAsyncContextManager[object] = contextlib.nullcontext()
     if metrics_port is not None:
-        raise click.UsageError(f"--metrics-port {metrics_port} --metrics-host {metrics_host}")
+        try:
+            from conveyor.metrics import metrics_server  # prometheus-client is optional
+        except ConveyorError as exc:
+            raise click.ClickException(str(exc)) from None
+        serving = metrics_server(app, metrics_host, metrics_port)
     queue_list = [q.strip() for q in queues.split(",") if q.strip()] if queues else None
     options = dict(
         queues=queue_list,

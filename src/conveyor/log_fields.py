@@ -13,6 +13,11 @@ _current_job: contextvars.ContextVar[Job | None] = contextvars.ContextVar(
     "conveyor_current_job", default=None
 )
 
+# the name of the worker whose loop this is: every line it logs names it
+_current_worker: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "conveyor_current_worker", default=None
+)
+
 JOB_FIELDS = ("job_id", "task", "queue", "attempt", "correlation_id", "worker")
 
 
@@ -39,3 +44,15 @@ def set_current_job(record: Job | None) -> contextvars.Token[Job | None]:
 
 def reset_current_job(token: contextvars.Token[Job | None]) -> None:
     _current_job.reset(token)
+
+
+def current_worker() -> str | None:
+    return _current_worker.get()
+
+
+def set_current_worker(name: str | None) -> contextvars.Token[str | None]:
+    return _current_worker.set(name)
+
+
+def reset_current_worker(token: contextvars.Token[str | None]) -> None:
+    _current_worker.reset(token)

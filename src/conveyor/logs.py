@@ -9,7 +9,7 @@ from typing import Literal
 from pythonjsonlogger.json import JsonFormatter
 
 from conveyor.correlation import CorrelationIdFilter, current_correlation_id
-from conveyor.log_fields import JOB_FIELDS, current_job, job_fields
+from conveyor.log_fields import JOB_FIELDS, current_job, current_worker, job_fields
 
 LogFormat = Literal["text", "json"]
 TEXT_FORMAT = "%(asctime)s %(levelname)s [%(correlation_id)s] %(name)s: %(message)s"
@@ -18,7 +18,8 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s [%(correlation_id)s] %(name)s: %(messag
 class JobFieldsFilter(logging.Filter):
     """Gives every record the job fields (`job_id`, `task`, `queue`, `attempt`,
     `correlation_id`, `worker`): those of the job the line is about, else of the job
-    running where it was logged, else None."""
+    running where it was logged, else None; `worker` names the worker whose loop logged
+    it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         job = current_job()
@@ -28,6 +29,8 @@ class JobFieldsFilter(logging.Filter):
                 setattr(record, field, given.get(field))
         if getattr(record, "correlation_id", None) is None:
             record.correlation_id = current_correlation_id()
+        if getattr(record, "worker", None) is None:
+            record.worker = current_worker()
         return True
 
 

@@ -9,7 +9,9 @@ What crosses the pipe is plain data: a job goes down as its stored JSON payload,
 back as the JSON-encoded result or the error's type, message and traceback as text. The
 child finds the function by module and qualified name and decodes the payload itself with
 the task's codec, so nothing from the queue is unpickled or run as code, and no user object
-is ever pickled. Progress and checkpoints travel back over the same pipe; in the child,
+is ever pickled. Log lines the task writes in the child travel back over the pipe too and
+are logged by the worker, so they reach its handlers with the job's fields (JSON logs
+included). Progress and checkpoints travel back over the same pipe; in the child,
 `.wait()` on them returns once the worker process has the value (it is written with the
 worker's next flush), and `ctx.state` is empty (startup hooks run in the worker only).
 """
@@ -21,6 +23,7 @@ import concurrent.futures
 import dataclasses
 import functools
 import importlib
+import logging
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -73,8 +76,9 @@ class _Job:
 
 
 # messages from a child: ("started",) as the call begins, ("report", progress, message,
-# checkpoint) while it runs, then one outcome: ("done", result bytes) | ("retry", delay, message) |
-# ("unencodable", message) | ("raised", type name, message, traceback)
+# checkpoint) and ("log", record attributes) while it runs, then one outcome: ("done", result
+# bytes) | ("retry", delay, message) | ("unencodable", message) | ("raised", type name,
+# message, traceback)
 _Message = tuple[Any, ...]
 
 
@@ -84,7 +88,10 @@ class _Child:
     def __init__(self) -> None:
         self.conn, child_end = _SPAWN.Pipe(duplex=True)
         self.process: BaseProcess = _SPAWN.Process(
-            target=serve, args=(child_end, os.getpid()), name="conveyor-process", daemon=True
+            target=serve,
+            args=(child_end, os.getpid(), logging.getLogger().getEffectiveLevel()),
+            name="conveyor-process",
+            daemon=True,
         )
         self.process.start()
         child_end.close()  # the child holds its own copy; EOF then means the child is gone
@@ -150,6 +157,9 @@ class ProcessPool:
                         started.set_result(None)
                     elif message[0] == "report":  # written with the worker's next flush
                         reporter.report(*message[1:])
+                    elif message[0] == "log":  # in the job's context: its fields join
+                        line = logging.makeLogRecord(message[1])
+                        logging.getLogger(line.name).handle(line)
                     else:  # an outcome; one that came before the call (bad payload) too
                         if not started.done():
                             started.set_result(None)
@@ -195,15 +205,60 @@ def _unwrap(outcome: _Message) -> bytes:
 # -- the child side --------------------------------------------------------------------------
 
 
-def serve(conn: multiprocessing.connection.Connection, parent_pid: int) -> None:
+def serve(conn: multiprocessing.connection.Connection, parent_pid: int, log_level: int) -> None:
     """A child's life: run jobs one at a time until the worker closes the pipe or dies."""
     threading.Thread(target=_exit_with, args=(parent_pid,), daemon=True).start()
+    pipe = _Pipe(conn)
+    logging.basicConfig(level=log_level, handlers=[_PipeLogHandler(pipe)], force=True)
     while True:
         try:
             job: _Job = conn.recv()
         except (EOFError, OSError):
             return
-        conn.send(_run(job, conn))
+        pipe.send(_run(job, pipe))
+
+
+class _Pipe:
+    """The child's end, shared by the task's thread and any thread of its that logs."""
+
+    def __init__(self, conn: multiprocessing.connection.Connection) -> None:
+        self._conn = conn
+        self._lock = threading.Lock()
+
+    def send(self, message: _Message) -> None:
+        with self._lock:
+            self._conn.send(message)
+
+
+_FORMATTER = logging.Formatter()
+
+
+class _PipeLogHandler(logging.Handler):
+    """Hands the task's log lines to the worker, as plain attributes (nothing unpickled
+    there but strings and numbers), its message formatted and its traceback as text."""
+
+    def __init__(self, pipe: _Pipe) -> None:
+        super().__init__()
+        self._pipe = pipe
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            attributes = {
+                "name": record.name,
+                "levelno": record.levelno,
+                "levelname": record.levelname,
+                "msg": record.getMessage(),
+                "pathname": record.pathname,
+                "lineno": record.lineno,
+                "funcName": record.funcName,
+                "created": record.created,
+                "exc_text": _FORMATTER.formatException(record.exc_info)
+                if record.exc_info
+                else None,
+            }
+            self._pipe.send(("log", attributes))
+        except Exception:
+            self.handleError(record)
 
 
 def _exit_with(parent_pid: int) -> None:
@@ -213,7 +268,7 @@ def _exit_with(parent_pid: int) -> None:
     os._exit(1)
 
 
-def _run(job: _Job, conn: multiprocessing.connection.Connection) -> _Message:
+def _run(job: _Job, pipe: _Pipe) -> _Message:
     try:
         task = _task(job.module, job.qualname, job.task_name)
         args, kwargs = task.call_arguments(task.codec.decode(job.payload))
@@ -226,12 +281,12 @@ def _run(job: _Job, conn: multiprocessing.connection.Connection) -> _Message:
                 max_attempts=job.max_attempts,
                 headers=job.headers,
                 checkpoint=job.checkpoint,
-                reporter=_PipeReporter(conn),
+                reporter=_PipeReporter(pipe),
                 state=types.SimpleNamespace(),
             )
             for name in task.context_params:
                 kwargs[name] = context
-        conn.send(("started",))
+        pipe.send(("started",))
         return ("done", task.result_codec.encode(task.func(*args, **kwargs)))
     except Retry as exc:
         return ("retry", exc.delay, str(exc))
@@ -260,13 +315,13 @@ def _task(module: str, qualname: str, task_name: str) -> Task[Any, Any]:
 class _PipeReporter:
     """Sends progress and checkpoints to the worker process, which writes them."""
 
-    def __init__(self, conn: multiprocessing.connection.Connection) -> None:
-        self._conn = conn
+    def __init__(self, pipe: _Pipe) -> None:
+        self._pipe = pipe
 
     def report(
         self, progress: float | None, message: str | None, checkpoint: bytes | None
     ) -> concurrent.futures.Future[None]:
-        self._conn.send(("report", progress, message, checkpoint))
+        self._pipe.send(("report", progress, message, checkpoint))
         handed_over: concurrent.futures.Future[None] = concurrent.futures.Future()
         handed_over.set_result(None)
         return handed_over

@@ -20,7 +20,7 @@ import socket
 import time
 import traceback
 import types
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Sequence
 from typing import Any, Literal
 
 from conveyor.app import Conveyor
@@ -29,7 +29,7 @@ from conveyor.context import Context
 from conveyor.errors import ConfigurationError, Retry, SerializationError, TaskTimeout
 from conveyor.executor import Executor
 from conveyor.job import JobError, JobRecord, JobState
-from conveyor.log_fields import job_fields
+from conveyor.log_fields import job_fields, reset_current_worker, set_current_worker
 from conveyor.middleware.base import Outcome
 from conveyor.processes import ProcessTaskError
 from conveyor.redact import redacted_url
@@ -127,6 +127,14 @@ class Worker:
         self._stopping.set()
 
     async def run(self, install_signal_handlers: bool = False) -> None:
+        # the tasks started below inherit it: every line this worker logs names it
+        token = set_current_worker(self.name)
+        try:
+            await self._run(install_signal_handlers)
+        finally:
+            reset_current_worker(token)
+
+    async def _run(self, install_signal_handlers: bool) -> None:
         self._loop = asyncio.get_running_loop()
         self._backend = await self.app.connected()
         if install_signal_handlers:
@@ -274,6 +282,16 @@ class Worker:
 
     def _start(self, record: JobRecord) -> None:
         assert record.lease_token is not None
+        stale = self._running.get(record.id)
+        if stale is not None:  # its lease lapsed under an attempt still running here
+            logger.warning(
+                "job %s: claimed again while an earlier attempt still ran here, past its "
+                "lost lease; stopping that attempt",
+                record.id,
+                extra=job_fields(stale.record),
+            )
+            self._interrupt(stale, "lease_lost")
+            self._stopped(stale)
         running = _Running(record, Lease(record.id, record.lease_token))
         self._running[record.id] = running
         running.task = asyncio.create_task(self._execute(running))
@@ -330,16 +348,19 @@ class Worker:
             outcome.payload = await self._executor.run(task, record, args, kwargs, reporter)
             if running.stop_reason == "cancel_requested":
                 return  # it returned, but only because it was asked to stop
-            try:  # a workflow's next jobs are enqueued with the success, atomically
-                follow_ups = workflow_follow_ups(record, outcome.payload)
-            except SerializationError as exc:
-                raise _DamagedWorkflow(str(exc)) from None
-            if follow_ups:  # through the enqueue hooks, in this job's context
-                await self.app.chain.enqueue(follow_ups, _stored_later(follow_ups))
-                outcome.follow_ups = follow_ups
+            # through the enqueue hooks, in this job's context
+            outcome.follow_ups = await self._follow_ups(record, outcome.payload)
+            outcome.complete = True
 
         try:
             await self.app.chain.execute(record, run)
+            ours = self._running.get(record.id) is running
+            if ours and not outcome.complete and running.stop_reason != "cancel_requested":
+                # a middleware let the job succeed without its result (it swallowed the
+                # task's error, or never called call_next()): its result is null, and a
+                # workflow goes on from there rather than stopping at a succeeded step
+                outcome.payload = outcome.payload or b"null"
+                outcome.follow_ups = await self._follow_ups(record, outcome.payload)
         except asyncio.CancelledError:
             current = asyncio.current_task()
             if current is not None:
@@ -347,6 +368,8 @@ class Worker:
             self._stopped(running)
             return
         except Exception as exc:
+            if self._running.get(record.id) is not running:
+                return  # a thread that ran on once its job was no longer ours: nothing to say
             if running.stop_reason == "cancel_requested":  # a sync task that saw ctx.cancelled
                 self._stopped(running)
             elif isinstance(exc, Retry):
@@ -367,6 +390,30 @@ class Worker:
         result = outcome.payload if outcome.payload is not None else b"null"
         ack = Ack(running.lease, JobState.SUCCEEDED, result=result, follow_ups=outcome.follow_ups)
         self._finish(running, ack)
+
+    async def _follow_ups(self, record: JobRecord, payload: bytes) -> Sequence[JobRecord]:
+        """A workflow step's next jobs, through the enqueue hooks: they are stored with the
+        step's success, atomically."""
+        try:
+            follow_ups = workflow_follow_ups(record, payload)
+        except SerializationError as exc:
+            raise _DamagedWorkflow(str(exc)) from None
+        if not follow_ups:
+            return follow_ups
+        stored = False
+
+        async def store() -> Sequence[bool]:
+            nonlocal stored
+            stored = True
+            return [True] * len(follow_ups)
+
+        await self.app.chain.enqueue(follow_ups, store)
+        if not stored:
+            raise ConfigurationError(
+                "a middleware's enqueue hook returned without calling call_next(): "
+                "the workflow's next steps cannot be stored"
+            )
+        return follow_ups
 
     def _stopped(self, running: _Running) -> None:
         reason = running.stop_reason
@@ -639,19 +686,11 @@ class _Attempt:
 
     payload: bytes | None = None
     follow_ups: Sequence[JobRecord] = ()
+    complete: bool = False  # the task returned and its follow-ups passed the enqueue hooks
 
 
 class _DamagedWorkflow(SerializationError):
     """A job's workflow headers cannot be read: its next steps cannot be made."""
-
-
-def _stored_later(records: Sequence[JobRecord]) -> Callable[[], Awaitable[Sequence[bool]]]:
-    """The store of a workflow's next steps: they are written with the step's outcome."""
-
-    async def store() -> Sequence[bool]:
-        return [True] * len(records)
-
-    return store
 
 
 class _Reporter:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conveyor.backends.sqlite import SQLiteBackend
+from conveyor.backends.sqlite import BACKLOG, SQLiteBackend
 from conveyor.backends.sqlite_schema import MIGRATIONS, SCHEMA_VERSION
 from conveyor.job import JobState
 
@@ -67,3 +67,33 @@ async def test_an_upgrade_adds_limits(tmp_path: Path, version: int) -> None:
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
     conn.close()
+
+
+async def test_an_upgrade_reads_the_backlog_from_one_index(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.db"
+    with sqlite3.connect(path) as conn:  # a file made by the release before the backlog
+        for statements in MIGRATIONS[:4]:
+            for statement in statements:
+                conn.execute(statement)
+        conn.execute(
+            "INSERT INTO conveyor_jobs (id, task, queue, state, payload, enqueued_at, due_at) "
+            "VALUES ('old', 'tasks.work', 'default', 'queued', x'', 1.0, 1.0)"
+        )
+        conn.execute("PRAGMA user_version = 4")
+    conn.close()
+
+    backend = SQLiteBackend(f"sqlite:///{path}")
+    await backend.open()
+    try:
+        backlog = await backend.backlog()
+    finally:
+        await backend.close()
+
+    assert backlog["default"].queued == 1
+    with sqlite3.connect(path) as conn:
+        names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+        plan = [row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {BACKLOG}", (0.0, 0.0))]
+    conn.close()
+    assert {"conveyor_jobs_backlog", "conveyor_jobs_state"} & names == {"conveyor_jobs_backlog"}
+    # finished jobs are never read: only the live and failed states of the index are searched
+    assert plan[0] == "SEARCH conveyor_jobs USING COVERING INDEX conveyor_jobs_backlog (state=?)"

@@ -18,7 +18,7 @@ from conveyor.job import JobRecord, JobState
 INDEXES = {
     "conveyor_jobs_pkey", "conveyor_jobs_id_key", "conveyor_jobs_pending",
     "conveyor_jobs_scheduled", "conveyor_jobs_leases", "conveyor_jobs_expiry",
-    "conveyor_jobs_state", "conveyor_jobs_unique", "conveyor_jobs_limits",
+    "conveyor_jobs_backlog", "conveyor_jobs_unique", "conveyor_jobs_limits",
 }  # fmt: skip
 
 
@@ -189,3 +189,32 @@ async def test_an_upgrade_from_version_2_adds_limits(
         ("old", None, None), ("new", "k", "r"),
     ]  # fmt: skip
     assert indexes(conninfo, schema) == INDEXES
+
+
+async def test_an_upgrade_from_version_4_reads_the_backlog_from_one_index(
+    pg_url: str, conninfo: str, schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a store made by the release before the backlog, holding many finished jobs
+    await store_of_version(4, pg_url, conninfo, schema, monkeypatch)
+    with psycopg.connect(conninfo) as conn:
+        conn.execute(
+            f'INSERT INTO "{schema}".conveyor_jobs (id, task, queue, state, payload, '
+            "enqueued_at, due_at, finished_at) SELECT 'done-' || n, 'tasks.work', 'default', "
+            "'succeeded', '', now(), now(), now() FROM generate_series(1, 50000) AS n".encode()
+        )
+
+    backend = PostgresBackend(pg_url)
+    await backend.open()
+    try:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute(f"VACUUM ANALYZE {backend.sql.jobs}".encode())
+            plan = "\n".join(row[0] for row in conn.execute(b"EXPLAIN " + backend.sql.backlog))
+        backlog = await backend.backlog()
+    finally:
+        await backend.close()
+
+    assert backlog["default"].queued == 1
+    assert indexes(conninfo, schema) == INDEXES
+    # finished jobs are never read: only the live and failed states of the index are searched
+    assert "Index Only Scan using conveyor_jobs_backlog" in plan, plan
+    assert "Seq Scan" not in plan, plan

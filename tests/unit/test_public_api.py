@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import importlib.resources
 import types
+import typing
 
 import conveyor
+import conveyor.middleware
 
 PUBLIC_NAMES = [
     "ArgumentError",
@@ -67,6 +69,26 @@ def test_every_public_object_is_defined_inside_conveyor() -> None:
     for name in conveyor.__all__:
         module = getattr(conveyor, name).__module__
         assert module.startswith("conveyor."), f"{name} comes from {module}"
+
+
+MIDDLEWARE_NAMES = ["Job", "Middleware", "OUTCOMES", "Outcome", "OutgoingJob"]
+
+
+def test_the_middleware_package_exports_exactly_its_pinned_names() -> None:
+    assert sorted(conveyor.middleware.__all__) == sorted(MIDDLEWARE_NAMES)
+    namespace: dict[str, object] = {}
+    exec("from conveyor.middleware import *", namespace)
+    namespace.pop("__builtins__", None)
+    assert sorted(namespace) == sorted(MIDDLEWARE_NAMES)
+    assert conveyor.middleware.OUTCOMES == (
+        "succeeded",
+        "failed",
+        "retried",
+        "cancelled",
+        "lease_lost",
+        "handed_back",
+    )
+    assert typing.get_args(conveyor.middleware.Outcome) == conveyor.middleware.OUTCOMES
 
 
 def test_the_package_ships_py_typed() -> None:

@@ -102,6 +102,21 @@ class Recovered:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class QueueBacklog:
+    """What waits in one queue: its live jobs by state, its dead letters, and how long its
+    oldest due job has waited (seconds on the store's clock; 0 when none is due)."""
+
+    scheduled: int = 0  # not due yet
+    queued: int = 0  # due: a scheduled job whose time has come counts here
+    active: int = 0
+    failed: int = 0  # the dead-letter store
+    oldest_age: float = 0.0
+
+
+NO_BACKLOG = QueueBacklog()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Capabilities:
     """What a backend can do, declared rather than discovered by users."""
 
@@ -259,6 +274,16 @@ class Backend(abc.ABC):
         """Number of live jobs per queue and state."""
         return await self._counts()
 
+    async def backlog(self) -> dict[str, QueueBacklog]:
+        """Per queue: live jobs by state, dead letters, and the age of the oldest due job.
+
+        Cheap however many finished jobs the store holds (read from indexes, or one script
+        per queue), so metrics may ask every few seconds. Queues holding none of these jobs
+        are left out.
+        """
+        found = await self._backlog()
+        return {queue: backlog for queue, backlog in found.items() if backlog != NO_BACKLOG}
+
     async def purge(
         self,
         states: Iterable[JobState],
@@ -358,6 +383,9 @@ class Backend(abc.ABC):
     async def _counts(self) -> dict[str, dict[JobState, int]]: ...
 
     @abc.abstractmethod
+    async def _backlog(self) -> dict[str, QueueBacklog]: ...
+
+    @abc.abstractmethod
     async def _purge(
         self, states: frozenset[JobState], older_than: float | None, queue: str | None
     ) -> int: ...
@@ -421,6 +449,8 @@ class Backend(abc.ABC):
 
 
 FINISHED = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
+# the states `backlog` counts: the live ones, and the dead letters
+BACKLOG_STATES = frozenset({JobState.SCHEDULED, JobState.QUEUED, JobState.ACTIVE, JobState.FAILED})
 
 
 class _PolledWatch:
@@ -562,6 +592,20 @@ def new_record(job: JobRecord, now: float) -> JobRecord:
         limit=job.limit, rate_key=job.rate_key, rate_limit=job.rate_limit,
         rate_period=job.rate_period,
     )  # fmt: skip
+
+
+def backlog_of_rows(rows: Iterable[tuple[str, str, int, float]]) -> dict[str, QueueBacklog]:
+    """Backlogs from SQL rows of (queue, state as readers see it, jobs, the age in seconds
+    of the oldest of them): the age is kept for queued jobs only."""
+    backlogs: dict[str, QueueBacklog] = {}
+    for queue, state, jobs, age in rows:
+        backlog = backlogs.get(queue, NO_BACKLOG)
+        if state == JobState.QUEUED:
+            backlog = dataclasses.replace(backlog, queued=jobs, oldest_age=max(0.0, age))
+        else:
+            backlog = dataclasses.replace(backlog, **{state: jobs})
+        backlogs[queue] = backlog
+    return backlogs
 
 
 def worker_lost_error(recoveries: int) -> JobError:

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from conveyor.backends.base import (
+    BACKLOG_STATES,
     LIMIT_SCAN,
     LOST,
     Ack,
@@ -25,6 +26,7 @@ from conveyor.backends.base import (
     JobFilter,
     Lease,
     LeaseStatus,
+    QueueBacklog,
     Recovered,
     RunningUpdate,
     bucket_tokens,
@@ -362,6 +364,32 @@ class MemoryBackend(Backend):
                 per_queue = counts.setdefault(record.queue, {})
                 per_queue[state] = per_queue.get(state, 0) + 1
         return counts
+
+    async def _backlog(self) -> dict[str, QueueBacklog]:
+        tallies: dict[str, dict[JobState, int]] = {}
+        oldest_due: dict[str, float] = {}
+        with self._lock:
+            now = time.time()
+            for record in self._jobs.values():
+                state, queue = record.state, record.queue
+                if state not in BACKLOG_STATES:
+                    continue
+                if state is JobState.SCHEDULED and record.due_at <= now:
+                    state = JobState.QUEUED
+                tally = tallies.setdefault(queue, {})
+                tally[state] = tally.get(state, 0) + 1
+                if state is JobState.QUEUED:
+                    oldest_due[queue] = min(oldest_due.get(queue, now), record.due_at)
+        return {
+            queue: QueueBacklog(
+                scheduled=tally.get(JobState.SCHEDULED, 0),
+                queued=tally.get(JobState.QUEUED, 0),
+                active=tally.get(JobState.ACTIVE, 0),
+                failed=tally.get(JobState.FAILED, 0),
+                oldest_age=now - oldest_due.get(queue, now),
+            )
+            for queue, tally in tallies.items()
+        }
 
     async def _purge(
         self, states: frozenset[JobState], older_than: float | None, queue: str | None

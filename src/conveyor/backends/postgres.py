@@ -47,8 +47,10 @@ from conveyor.backends.base import (
     JobWatch,
     Lease,
     LeaseStatus,
+    QueueBacklog,
     Recovered,
     RunningUpdate,
+    backlog_of_rows,
     bucket_tokens,
     worker_lost_error,
 )
@@ -396,6 +398,9 @@ class PostgresBackend(Backend):
         for queue, state, n in await self._rows(self.sql.counts, retry=True):
             counts.setdefault(queue, {})[JobState(state)] = n
         return counts
+
+    async def _backlog(self) -> dict[str, QueueBacklog]:
+        return backlog_of_rows(await self._rows(self.sql.backlog, retry=True))
 
     async def _purge(
         self, states: frozenset[JobState], older_than: float | None, queue: str | None

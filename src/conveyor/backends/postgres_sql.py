@@ -378,6 +378,16 @@ SELECT j.queue, CASE WHEN j.state = 'scheduled' AND j.due_at <= statement_timest
 FROM {jobs} AS j WHERE {live} GROUP BY j.queue, seen
 """
 
+# read from the conveyor_jobs_backlog index alone (an index-only scan): finished jobs are
+# never visited
+BACKLOG = """
+SELECT j.queue, CASE WHEN j.state = 'scheduled' AND j.due_at <= statement_timestamp()
+                     THEN 'queued' ELSE j.state END AS seen, count(*),
+       extract(epoch FROM statement_timestamp() - min(j.due_at))::float8
+FROM {jobs} AS j WHERE j.state IN ('scheduled', 'queued', 'active', 'failed')
+GROUP BY j.queue, seen
+"""
+
 # Deletes go a batch per transaction, so no purge holds many row locks for long.
 PURGE = """
 WITH doomed AS (
@@ -466,6 +476,7 @@ class Statements:
         self.cancel = build(CANCEL)
         self.retry = build(RETRY)
         self.counts = build(COUNTS)
+        self.backlog = build(BACKLOG)
         self.purge = build(PURGE)
         self.purge_expired = build(PURGE_EXPIRED)
         self.pending = build(PENDING)

@@ -33,6 +33,7 @@ from conveyor.backends.base import (
     JobWatch,
     Lease,
     LeaseStatus,
+    QueueBacklog,
     Recovered,
     RunningUpdate,
     new_record,
@@ -58,7 +59,7 @@ SCRIPTS = {
     name: getattr(redis_lua, name)
     for name in (
         "ENQUEUE", "CLAIM", "EXTEND", "ACK", "UPDATE_RUNNING", "RECOVER", "CANCEL",
-        "RETRY", "GET", "GET_MANY", "COUNTS", "PURGE", "PURGE_EXPIRED", "PENDING",
+        "RETRY", "GET", "GET_MANY", "COUNTS", "BACKLOG", "PURGE", "PURGE_EXPIRED", "PENDING",
     )
 }  # fmt: skip
 logger = logging.getLogger("conveyor.redis")
@@ -318,6 +319,19 @@ class RedisBackend(Backend):
             if kept:
                 counts[queue] = kept
         return counts
+
+    async def _backlog(self) -> dict[str, QueueBacklog]:
+        backlogs: dict[str, QueueBacklog] = {}
+        for queue in await self._queues():
+            ready, due, scheduled, active, failed, age = await self._run("BACKLOG", [queue])
+            backlogs[queue] = QueueBacklog(
+                scheduled=int(scheduled),
+                queued=int(ready) + int(due),
+                active=int(active),
+                failed=int(failed),
+                oldest_age=float(age) if age else 0.0,
+            )
+        return backlogs
 
     async def _purge(
         self, states: frozenset[JobState], older_than: float | None, queue: str | None

@@ -656,6 +656,38 @@ return {redis.call('ZCARD', qkey(q, 'ready')), due, scheduled - due,
 """
 )
 
+# ARGV: queue. Returns the queue's backlog: ready, due scheduled, not-due scheduled, active,
+# failed, and the age in seconds of its oldest due job ('' when none). Ready jobs are
+# ordered by priority, then by when they became ready, so the oldest due job is the head of
+# one priority level (within the lag of promotion): one look per level in use, however many
+# jobs wait, and never one at the finished jobs.
+BACKLOG = (
+    PRELUDE
+    + r"""
+local now = now_s()
+local q = ARGV[1]
+local ready = qkey(q, 'ready')
+local oldest = nil
+local function saw(due)
+  if due and (not oldest or due < oldest) then oldest = due end
+end
+local from = '-inf'
+while true do
+  local head = redis.call('ZRANGEBYSCORE', ready, from, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+  if #head == 0 then break end
+  saw(tonumber(redis.call('HGET', jkey(q, head[1]), 'due_at')))
+  -- a score is (-priority) * 2^42 + sequence: the next level starts at the next multiple
+  from = string.format('%.0f', (math.floor(tonumber(head[2]) / TWO_42) + 1) * TWO_42)
+end
+local first = redis.call('ZRANGE', qkey(q, 'scheduled'), 0, 0, 'WITHSCORES')
+if #first > 0 and tonumber(first[2]) <= now then saw(tonumber(first[2])) end
+local scheduled = redis.call('ZCARD', qkey(q, 'scheduled'))
+local due = redis.call('ZCOUNT', qkey(q, 'scheduled'), '-inf', fmt(now))
+return {redis.call('ZCARD', ready), due, scheduled - due, redis.call('ZCARD', qkey(q, 'active')),
+        redis.call('ZCARD', qkey(q, 'failed')), oldest and fmt(now - oldest) or ''}
+"""
+)
+
 # ARGV: queue, cutoff ('' = all), batch, states... Deletes up to `batch` finished jobs;
 # returns how many (a full batch: call again).
 PURGE = (

@@ -30,8 +30,10 @@ from conveyor.backends.base import (
     JobFilter,
     Lease,
     LeaseStatus,
+    QueueBacklog,
     Recovered,
     RunningUpdate,
+    backlog_of_rows,
     bucket_tokens,
     new_record,
     worker_lost_error,
@@ -377,6 +379,12 @@ class SQLiteBackend(Backend):
 
         return await self._thread.run(count, writes=False)
 
+    async def _backlog(self) -> dict[str, QueueBacklog]:
+        def count(conn: sqlite3.Connection, now: float) -> dict[str, QueueBacklog]:
+            return backlog_of_rows(conn.execute(BACKLOG, (now, now)))
+
+        return await self._thread.run(count, writes=False)
+
     async def _purge(
         self, states: frozenset[JobState], older_than: float | None, queue: str | None
     ) -> int:
@@ -545,6 +553,12 @@ def _unique_holder(conn: sqlite3.Connection, key: str, now: float) -> JobRecord 
     return _observe(record, now)
 
 
+# read from the conveyor_jobs_backlog index alone: finished jobs are never visited
+BACKLOG = (
+    "SELECT queue, CASE WHEN state = 'scheduled' AND due_at <= ? THEN 'queued' ELSE state END "
+    "AS seen, count(*), ? - min(due_at) FROM conveyor_jobs "
+    "WHERE state IN ('scheduled', 'queued', 'active', 'failed') GROUP BY queue, seen"
+)
 FINISH = (
     "UPDATE conveyor_jobs SET state = ?, result = ?, error = ?, finished_at = ?, "
     "expires_at = CASE WHEN ? OR result_ttl IS NULL THEN NULL ELSE ? + result_ttl END, "

@@ -86,7 +86,9 @@ class Middleware:
     execute: around one attempt of one job, in the worker's event loop (a sync task's
     thread, or a process task's child process, runs inside it). `await call_next()` runs
     the task; an exception raised here, or let through from the task, counts as the task
-    raising and follows its retry policy. Returning without raising lets the job succeed.
+    raising and follows its retry policy. Returning without raising lets the job succeed,
+    with a null result if the task did not return (its error was swallowed, or `call_next()`
+    was never called); a workflow goes on from there, the next step given None.
 
     job_ended: told how each attempt ended once its outcome is written (or, for
     `lease_lost`, known). It cannot change the outcome; what it raises is logged and

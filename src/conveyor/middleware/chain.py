@@ -39,11 +39,10 @@ class MiddlewareChain:
     async def _enqueue_from(
         self, index: int, jobs: Sequence[OutgoingJob], store: Store
     ) -> Sequence[bool]:
-        if index == len(self._enqueuers):
-            return await store()
-        return await self._enqueuers[index].enqueue(
-            jobs, lambda: self._enqueue_from(index + 1, jobs, store)
-        )
+        middleware = self._enqueuers[index]
+        if index == len(self._enqueuers) - 1:
+            return await middleware.enqueue(jobs, store)
+        return await middleware.enqueue(jobs, lambda: self._enqueue_from(index + 1, jobs, store))
 
     async def execute(self, job: Job, run: Run) -> None:
         if not self._executors:
@@ -51,11 +50,10 @@ class MiddlewareChain:
         return await self._execute_from(0, job, run)
 
     async def _execute_from(self, index: int, job: Job, run: Run) -> None:
-        if index == len(self._executors):
-            return await run()
-        return await self._executors[index].execute(
-            job, lambda: self._execute_from(index + 1, job, run)
-        )
+        middleware = self._executors[index]
+        if index == len(self._executors) - 1:
+            return await middleware.execute(job, run)
+        return await middleware.execute(job, lambda: self._execute_from(index + 1, job, run))
 
     def job_ended(self, job: Job, outcome: Outcome, error: JobError | None) -> None:
         for middleware in self._listeners:

@@ -1,4 +1,4 @@
-"""Job fields on the log lines of a running job, and (on request) a line per start and end."""
+"""A log line as each job starts, and one as it ends with its outcome and duration."""
 
 from __future__ import annotations
 
@@ -7,38 +7,36 @@ import time
 from collections.abc import Awaitable, Callable
 
 from conveyor.job import JobError
-from conveyor.log_fields import job_fields, reset_current_job, set_current_job
+from conveyor.log_fields import job_fields
 from conveyor.middleware.base import Job, Middleware, Outcome
 
 logger = logging.getLogger("conveyor.jobs")
 
 
 class JobLogMiddleware(Middleware):
-    """Makes the running job current, so the task's own log lines carry its fields
-    (see `conveyor.logs.JobFieldsFilter`). With `log_jobs`, logs a line as each job
-    starts, and one as it ends with its `outcome` and `duration_ms`."""
+    """Logs a line as each job starts, and one as it ends with its `outcome` and
+    `duration_ms` (`conveyor worker --log-jobs`). Lines per job cost throughput."""
 
-    def __init__(self, log_jobs: bool = False) -> None:
-        self.log_jobs = log_jobs
-        self._started: dict[int, float] = {}  # id() of a running job's record -> start
+    def __init__(self) -> None:
+        # by id() of a job's record, until its end is logged: when it started, and how
+        # long it ran once its execute hook returned (a thread whose lease was lost, or
+        # that was handed back, is told its end while it still runs)
+        self._started: dict[int, float] = {}
+        self._ran: dict[int, float] = {}
 
     async def execute(self, job: Job, call_next: Callable[[], Awaitable[None]]) -> None:
-        token = set_current_job(job)
+        self._started[id(job)] = started = time.monotonic()
+        logger.info("job %s (%s) started", job.id, job.task, extra=job_fields(job))
         try:
-            if self.log_jobs:
-                self._started[id(job)] = time.monotonic()
-                logger.info("job %s (%s) started", job.id, job.task, extra=job_fields(job))
             await call_next()
         finally:
-            reset_current_job(token)
-            if self.log_jobs and id(job) in self._started:
-                started = self._started[id(job)]
-                self._started[id(job)] = time.monotonic() - started  # now: its duration
+            self._ran[id(job)] = time.monotonic() - started
 
     def job_ended(self, job: Job, outcome: Outcome, error: JobError | None) -> None:
-        if not self.log_jobs:
-            return
-        duration = self._started.pop(id(job), None)
+        started = self._started.pop(id(job), None)
+        duration = self._ran.pop(id(job), None)
+        if duration is None and started is not None:  # its task runs on, no longer ours
+            duration = time.monotonic() - started
         fields = job_fields(job)
         fields["outcome"] = outcome
         fields["duration_ms"] = None if duration is None else round(duration * 1000, 3)

@@ -1,4 +1,4 @@
-"""Correlation ids: the id of the request (or job) behind a job travels in its headers."""
+"""What is current while a job runs: the job itself, and the correlation id it carries."""
 
 from __future__ import annotations
 
@@ -6,13 +6,15 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from conveyor.context import CORRELATION_HEADER
 from conveyor.correlation import current_correlation_id, reset_correlation_id, set_correlation_id
+from conveyor.log_fields import reset_current_job, set_current_job
 from conveyor.middleware.base import Job, Middleware, OutgoingJob
 
 
-class CorrelationIds(Middleware):
+class JobContext(Middleware):
     """Stamps jobs with the correlation id current at enqueue (a FastAPI request's, or the
-    running job's), and makes a job's id current while it runs: its log lines, and the
-    jobs it enqueues, carry it. Every app has it, outermost."""
+    running job's). While a job runs, makes it current, and its correlation id: log lines
+    carry the job's fields (`conveyor.logs.JobFieldsFilter`) and the jobs it enqueues its
+    correlation id. Every app has it, outermost."""
 
     async def enqueue(
         self, jobs: Sequence[OutgoingJob], call_next: Callable[[], Awaitable[Sequence[bool]]]
@@ -24,11 +26,10 @@ class CorrelationIds(Middleware):
         return await call_next()
 
     async def execute(self, job: Job, call_next: Callable[[], Awaitable[None]]) -> None:
-        correlation_id = job.headers.get(CORRELATION_HEADER)
-        if correlation_id is None:
-            return await call_next()
-        token = set_correlation_id(correlation_id)
+        job_token = set_current_job(job)
+        correlation_token = set_correlation_id(job.headers.get(CORRELATION_HEADER))
         try:
             return await call_next()
         finally:
-            reset_correlation_id(token)
+            reset_correlation_id(correlation_token)
+            reset_current_job(job_token)

@@ -19,7 +19,7 @@ $(VENV)/.dev: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.runtime
 
 $(VENV)/.fastapi: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[fastapi]'
+	$(BIN)/python -m pip install --quiet -e '.[fastapi,prometheus]'
 	touch $@ $(VENV)/.runtime
 
 $(VENV)/.bench: pyproject.toml | $(BIN)/python

@@ -47,18 +47,19 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="conveyor-demo-"))
     url = f"sqlite:///{folder / 'demo.db'}"
     port = free_port(options.port)
+    metrics_port = free_port(0)
     base = f"http://127.0.0.1:{port}"
     console.print(f"[bold]conveyor demo[/]: jobs in {folder / 'demo.db'}, logs in {folder}")
     # SIGTERM ends the demo like Ctrl-C: the processes it started are stopped gracefully
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    with started(folder, url, port) as processes:
+    with started(folder, url, port, metrics_port) as processes:
         wait_until_serving(base, processes)
         console.print(f"API on {base} (docs: {base}/docs), worker process running")
         ids = send_traffic(base)
         follow_events(base, ids["build_report"][0])
         jobs = watch(base, [job_id for kind in ids.values() for job_id in kind])
         summarize(jobs)
-        show_what_to_try(base, jobs)
+        show_what_to_try(base, f"http://127.0.0.1:{metrics_port}", jobs)
         serve(options.serve_for, processes)
 
 
@@ -87,12 +88,17 @@ def free_port(wanted: int) -> int:
 
 
 @contextlib.contextmanager
-def started(folder: Path, url: str, port: int) -> Iterator[list[subprocess.Popen[bytes]]]:
+def started(
+    folder: Path, url: str, port: int, metrics_port: int
+) -> Iterator[list[subprocess.Popen[bytes]]]:
     """The worker and the API, each in its own session so Ctrl-C reaches only the demo,
     which then stops them with SIGTERM: the graceful path."""
     env = {**os.environ, "CONVEYOR_URL": url}
     commands = {
-        "worker": ["-m", "conveyor", "worker", "examples.webapp.tasks:conveyor"],
+        "worker": [
+            *("-m", "conveyor", "worker", "examples.webapp.tasks:conveyor"),
+            *("--metrics-port", str(metrics_port)),
+        ],
         "api": ["-m", "uvicorn", "examples.webapp.api:api", "--port", str(port)],
     }
     processes = [
@@ -237,7 +243,7 @@ def summarize(jobs: list[Job]) -> None:
     console.print(table)
 
 
-def show_what_to_try(base: str, jobs: list[Job]) -> None:
+def show_what_to_try(base: str, worker_metrics: str, jobs: list[Job]) -> None:
     report = next(job for job in jobs if job["task"].endswith("build_report"))
     dead = next(job for job in jobs if job["state"] == "failed")
     json_body = "-H 'content-type: application/json' -d"
@@ -251,7 +257,9 @@ def show_what_to_try(base: str, jobs: list[Job]) -> None:
         f"  curl -X POST {base}/signup -H 'X-Request-ID: my-request-1' {json_body} "
         '\'{"email": "you@flaky.example"}\'\n'
         f"  curl -X POST {base}/webhooks {json_body} "
-        '\'{"url": "https://hooks.down.example/x"}\'',
+        '\'{"url": "https://hooks.down.example/x"}\'\n'
+        f"  curl {worker_metrics}/metrics   # the worker's Prometheus metrics\n"
+        f"  curl {base}/metrics/   # the API's: jobs enqueued, the backlog per queue",
         markup=False,
     )
 

@@ -22,6 +22,7 @@ from conveyor.fastapi import (
     conveyor_lifespan,
     jobs_router,
 )
+from conveyor.metrics import metrics_app
 
 from .tasks import build_report, conveyor, deliver_webhook, send_welcome_email
 
@@ -31,6 +32,7 @@ api = FastAPI(
 )
 api.add_middleware(CorrelationMiddleware)  # X-Request-ID (or a new id) travels into the jobs
 api.include_router(jobs_router(conveyor))  # GET /jobs/{id}, /jobs/{id}/events, POST .../cancel
+api.mount("/metrics", metrics_app(conveyor))  # Prometheus: what this API enqueued, the backlog
 
 # a real app keeps these in its database
 registered: set[str] = set()

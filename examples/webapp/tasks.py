@@ -10,9 +10,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from conveyor import Context, Conveyor
+from conveyor.middleware.prometheus import PrometheusMiddleware
 
-# no URL: $CONVEYOR_URL, else sqlite:///./conveyor.db (the demo sets $CONVEYOR_URL)
-conveyor = Conveyor()
+# no URL: $CONVEYOR_URL, else sqlite:///./conveyor.db (the demo sets $CONVEYOR_URL); the
+# API and the worker each count what they enqueue and run, served at /metrics
+conveyor = Conveyor(middleware=[PrometheusMiddleware()])
 logger = logging.getLogger(__name__)
 
 

@@ -91,7 +91,7 @@ class Conveyor:
         self._backend: Backend | None = None
         self._backend_lock = threading.Lock()
         self._portal: Portal | None = None
-        self.chain = MiddlewareChain([JobContext()])
+        self.middleware_chain = MiddlewareChain([JobContext()])
         if isinstance(middleware, str | bytes | Middleware) or not isinstance(middleware, Iterable):
             raise ConfigurationError(
                 f"middleware must be a list of Middleware instances, got {middleware!r}"
@@ -306,12 +306,12 @@ class Conveyor:
                 f"middleware must be instances of conveyor.middleware.Middleware, got "
                 f"{middleware!r}"
             )
-        self.chain = MiddlewareChain([*self.chain.middleware, middleware])
+        self.middleware_chain = MiddlewareChain([*self.middleware_chain.middleware, middleware])
 
     @property
     def middleware(self) -> tuple[Middleware, ...]:
         """The app's middleware, outermost first (conveyor's correlation ids included)."""
-        return self.chain.middleware
+        return self.middleware_chain.middleware
 
     # -- the backend -----------------------------------------------------------------------
 
@@ -387,7 +387,7 @@ class Conveyor:
                 stored[:] = await backend.enqueue_in(connection, records)
             return [item.created for item in stored]
 
-        await self.chain.enqueue(records, write)
+        await self.middleware_chain.enqueue(records, write)
         if len(stored) != len(records):
             raise ConfigurationError(
                 "a middleware's enqueue hook returned without calling call_next(): "

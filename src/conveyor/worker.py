@@ -353,7 +353,7 @@ class Worker:
             outcome.complete = True
 
         try:
-            await self.app.chain.execute(record, run)
+            await self.app.middleware_chain.execute(record, run)
             ours = self._running.get(record.id) is running
             if ours and not outcome.complete and running.stop_reason != "cancel_requested":
                 # a middleware let the job succeed without its result (it swallowed the
@@ -407,7 +407,7 @@ class Worker:
             stored = True
             return [True] * len(follow_ups)
 
-        await self.app.chain.enqueue(follow_ups, store)
+        await self.app.middleware_chain.enqueue(follow_ups, store)
         if not stored:
             raise ConfigurationError(
                 "a middleware's enqueue hook returned without calling call_next(): "
@@ -554,7 +554,7 @@ class Worker:
             self._ended(record, _OUTCOMES[ack.state] if ok else "lease_lost", ack.error)
 
     def _ended(self, record: JobRecord, outcome: Outcome, error: JobError | None) -> None:
-        self.app.chain.job_ended(record, outcome, error)
+        self.app.middleware_chain.job_ended(record, outcome, error)
 
     def report(
         self,

@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
 ROOT = Path(__file__).resolve().parents[2]
 DEADLINE = 120.0  # seconds for the demo to start, drive its traffic and see every job end
@@ -38,6 +40,9 @@ async def test_the_demo_serves_jobs_that_end_where_it_says(tmp_path: Path) -> No
             base = (await read_until(demo.stdout, r"keeps serving on (http://\S+)", seen))[1]
             report = (await read_until(demo.stdout, r"/jobs/(\w+)\s+# a finished report", seen))[1]
             dead = (await read_until(demo.stdout, r"/jobs/(\w+)\s+# a dead-lettered", seen))[1]
+            worker_metrics = (await read_until(demo.stdout, r"curl (\S+)\s+# the worker's", seen))[
+                1
+            ]
         output = "".join(seen)
         assert "a second signup of user1@example.com answered 409" in output
         assert re.search(r"send_welcome_email\W+40\W+0\W+10", output), output
@@ -61,6 +66,18 @@ async def test_the_demo_serves_jobs_that_end_where_it_says(tmp_path: Path) -> No
         assert signup.status_code == 202
         assert status["result"] == {"to": "newcomer@example.com", "delivered_on_attempt": 1}
 
+        # the metrics agree with the summary: 41 welcome emails enqueued, each sent once (the
+        # worker counts an outcome just after writing it: the last may still be on its way)
+        async with httpx.AsyncClient() as client:
+            deadline = time.monotonic() + 10
+            while (sent := _sent(await client.get(worker_metrics))) < 41:
+                assert time.monotonic() < deadline, sent
+                await asyncio.sleep(0.1)
+            api_scraped = (await client.get(f"{base}/metrics/")).text
+        assert sent == 41
+        enqueued = _samples(api_scraped, "conveyor_jobs_enqueued_total")
+        assert sum(s.value for s in enqueued if s.labels["task"].endswith("welcome_email")) == 41
+
         demo.send_signal(signal.SIGINT)  # Ctrl-C: the demo stops its API and worker
         async with asyncio.timeout(60):
             rest = (await demo.stdout.read()).decode()
@@ -70,3 +87,18 @@ async def test_the_demo_serves_jobs_that_end_where_it_says(tmp_path: Path) -> No
         if demo.returncode is None:
             demo.send_signal(signal.SIGTERM)  # stops its children gracefully
             await demo.wait()
+
+
+def _sent(scraped: httpx.Response) -> float:
+    finished = _samples(scraped.text, "conveyor_jobs_finished_total")
+    emails = [s for s in finished if s.labels["task"].endswith("send_welcome_email")]
+    return sum(s.value for s in emails if s.labels["outcome"] == "succeeded")
+
+
+def _samples(exposition: str, name: str) -> list[Sample]:
+    return [
+        sample
+        for family in text_string_to_metric_families(exposition)
+        for sample in family.samples
+        if sample.name == name
+    ]

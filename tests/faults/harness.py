@@ -7,7 +7,6 @@ of every process's output; `close` kills whatever is still running, stopped ones
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import os
 import re
@@ -17,7 +16,7 @@ import sys
 import threading
 import time
 import urllib.parse
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO
 
@@ -25,6 +24,7 @@ import pytest
 
 from conveyor.backends.base import JobFilter
 from conveyor.job import JobRecord, JobState
+from waiting import Predicate, wait_until
 
 from .jobsapp import CRON_ENV, DB_URL_ENV, LOG_ENV, SCALE_ENV, Jobs
 from .oracle import Execution, executions, read_events
@@ -33,8 +33,6 @@ TESTS_DIR = Path(__file__).resolve().parents[1]  # holds the `faults` package
 APP_PATH = "faults.jobsapp:app"
 SWEEP_INTERVAL = 2.0  # the worker's default lease-sweep period; the CLI has no option for it
 _STARTED = re.compile(r"worker (\S+) started")
-
-Predicate = Callable[[], bool | Awaitable[bool]]
 
 
 class Process:
@@ -236,16 +234,7 @@ class Harness:
 
     async def wait_until(self, predicate: Predicate, timeout: float, what: str) -> None:
         """Poll `predicate` (sync or async) until true; fail after `timeout` seconds."""
-        deadline = time.monotonic() + timeout
-        while True:
-            outcome = predicate()
-            if inspect.isawaitable(outcome):
-                outcome = await outcome
-            if outcome:
-                return
-            if time.monotonic() >= deadline:
-                self.fail(f"timed out after {timeout:g} s waiting for {what}")
-            await asyncio.sleep(0.02)
+        await wait_until(predicate, timeout, what, self.fail)
 
     async def wait_exit(self, process: Process, timeout: float) -> int:
         """Wait for `process` to end; its exit code (negative: the signal that killed it)."""

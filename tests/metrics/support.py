@@ -7,17 +7,14 @@ of every worker's output; `close` kills the workers still running.
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import dataclasses
-import inspect
 import os
 import signal
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import httpx
@@ -28,14 +25,13 @@ from prometheus_client.samples import Sample
 from conveyor import Conveyor, JobState
 from conveyor.backends.base import JobFilter
 from conveyor.job import JobRecord
+from waiting import Predicate, wait_until
 
 from .tasks import DB_URL_ENV, HOLD_ENV, ORACLE_ENV, Tasks
 
 TESTS_DIR = Path(__file__).resolve().parents[1]  # holds the `metrics` package
 APP_PATH = "metrics.workerapp:app"
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
-
-Predicate = Callable[[], bool | Awaitable[bool]]
 
 
 def free_port() -> int:
@@ -187,16 +183,7 @@ class Harness:
 
     async def wait_until(self, predicate: Predicate, timeout: float, what: str) -> None:
         """Poll `predicate` (sync or async) until true; fail after `timeout` seconds."""
-        deadline = time.monotonic() + timeout
-        while True:
-            outcome = predicate()
-            if inspect.isawaitable(outcome):
-                outcome = await outcome
-            if outcome:
-                return
-            if time.monotonic() >= deadline:
-                self.fail(f"timed out after {timeout:g} s waiting for {what}")
-            await asyncio.sleep(0.02)
+        await wait_until(predicate, timeout, what, self.fail)
 
     async def stop(self, worker: Worker, timeout: float = 15) -> int:
         """SIGTERM `worker` (releasing it, if held) and wait for its exit code."""

@@ -23,8 +23,8 @@ OUTCOMES: tuple[Outcome, ...] = (
 )
 
 
-class OutgoingJob(Protocol):
-    """A job about to be stored. Its headers may be changed; the rest is read-only."""
+class _Named(Protocol):
+    """What every job a middleware sees has: its id, task, queue and priority."""
 
     @property
     def id(self) -> str: ...
@@ -34,23 +34,20 @@ class OutgoingJob(Protocol):
     def queue(self) -> str: ...
     @property
     def priority(self) -> int: ...
+
+
+class OutgoingJob(_Named, Protocol):
+    """A job about to be stored. Its headers may be changed; the rest is read-only."""
+
     @property
     def delay(self) -> float: ...  # seconds before it is due
     @property
     def headers(self) -> MutableMapping[str, str]: ...
 
 
-class Job(Protocol):
+class Job(_Named, Protocol):
     """A claimed job, read-only. Times are the backend's clock, in epoch seconds."""
 
-    @property
-    def id(self) -> str: ...
-    @property
-    def task(self) -> str: ...
-    @property
-    def queue(self) -> str: ...
-    @property
-    def priority(self) -> int: ...
     @property
     def headers(self) -> Mapping[str, str]: ...
     @property

@@ -137,6 +137,15 @@ class PrometheusMiddleware(Middleware):
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = REGISTRY if registry is None else registry
         self.metrics = _metrics_of(self.registry)
+        # a labelled series looked up once per task and queue: `.labels()` costs more than
+        # the increment it finds
+        self._series: dict[tuple[str, str], _Series] = {}
+
+    def _of(self, task: str, queue: str) -> _Series:
+        series = self._series.get((task, queue))
+        if series is None:
+            series = self._series[task, queue] = _Series.of(self.metrics, task, queue)
+        return series
 
     async def enqueue(
         self, jobs: Sequence[OutgoingJob], call_next: Callable[[], Awaitable[Sequence[bool]]]
@@ -144,23 +153,50 @@ class PrometheusMiddleware(Middleware):
         stored = await call_next()
         for job, created in zip(jobs, stored, strict=False):
             if created:
-                self.metrics.enqueued.labels(job.task, job.queue).inc()
+                self._of(job.task, job.queue).enqueued.inc()
         return stored
 
     async def execute(self, job: Job, call_next: Callable[[], Awaitable[None]]) -> None:
-        metrics = self.metrics
-        metrics.started.labels(job.task, job.queue).inc()
+        series = self._of(job.task, job.queue)
+        series.started.inc()
         if job.started_at is not None:
-            waited = max(0.0, job.started_at - job.due_at)
-            metrics.queue_wait.labels(job.task, job.queue).observe(waited)
-        running = metrics.running.labels(job.queue)
-        running.inc()
+            series.queue_wait.observe(max(0.0, job.started_at - job.due_at))
+        series.running.inc()
         began = time.perf_counter()
         try:
             await call_next()
         finally:  # a failed, cancelled or interrupted attempt ran too
-            metrics.duration.labels(job.task, job.queue).observe(time.perf_counter() - began)
-            running.dec()
+            series.duration.observe(time.perf_counter() - began)
+            series.running.dec()
 
     def job_ended(self, job: Job, outcome: Outcome, error: JobError | None) -> None:
-        self.metrics.finished.labels(job.task, job.queue, outcome).inc()
+        series = self._of(job.task, job.queue)
+        finished = series.finished.get(outcome)
+        if finished is None:
+            finished = series.finished[outcome] = self.metrics.finished.labels(
+                job.task, job.queue, outcome
+            )
+        finished.inc()
+
+
+@dataclasses.dataclass(slots=True)
+class _Series:
+    """The labelled children of one task and queue."""
+
+    enqueued: Counter
+    started: Counter
+    queue_wait: Histogram
+    duration: Histogram
+    running: Gauge
+    finished: dict[str, Counter]
+
+    @classmethod
+    def of(cls, metrics: JobMetrics, task: str, queue: str) -> _Series:
+        return cls(
+            enqueued=metrics.enqueued.labels(task, queue),
+            started=metrics.started.labels(task, queue),
+            queue_wait=metrics.queue_wait.labels(task, queue),
+            duration=metrics.duration.labels(task, queue),
+            running=metrics.running.labels(queue),
+            finished={},
+        )

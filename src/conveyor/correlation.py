@@ -5,21 +5,21 @@ from __future__ import annotations
 import contextvars
 import logging
 
-_correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+CORRELATION_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "conveyor_correlation_id", default=None
 )
 
 
 def current_correlation_id() -> str | None:
-    return _correlation_id.get()
+    return CORRELATION_ID.get()
 
 
 def set_correlation_id(value: str | None) -> contextvars.Token[str | None]:
-    return _correlation_id.set(value)
+    return CORRELATION_ID.set(value)
 
 
 def reset_correlation_id(token: contextvars.Token[str | None]) -> None:
-    _correlation_id.reset(token)
+    CORRELATION_ID.reset(token)
 
 
 class CorrelationIdFilter(logging.Filter):

@@ -9,7 +9,7 @@ from conveyor.context import CORRELATION_HEADER
 from conveyor.middleware.base import Job
 
 # the job whose task is running in this context: its own log lines carry its fields
-_current_job: contextvars.ContextVar[Job | None] = contextvars.ContextVar(
+CURRENT_JOB: contextvars.ContextVar[Job | None] = contextvars.ContextVar(
     "conveyor_current_job", default=None
 )
 
@@ -35,15 +35,7 @@ def job_fields(record: Job) -> dict[str, Any]:
 
 
 def current_job() -> Job | None:
-    return _current_job.get()
-
-
-def set_current_job(record: Job | None) -> contextvars.Token[Job | None]:
-    return _current_job.set(record)
-
-
-def reset_current_job(token: contextvars.Token[Job | None]) -> None:
-    _current_job.reset(token)
+    return CURRENT_JOB.get()
 
 
 def current_worker() -> str | None:

@@ -12,6 +12,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import dataclasses
+import functools
 import logging
 import os
 import secrets
@@ -20,7 +21,7 @@ import socket
 import time
 import traceback
 import types
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Literal
 
 from conveyor.app import Conveyor
@@ -44,12 +45,31 @@ StopReason = Literal["cancel_requested", "lease_lost", "shutdown"]
 
 @dataclasses.dataclass(slots=True)
 class _Running:
+    worker: Worker
     record: JobRecord
     lease: Lease
     context: Context | None = None
     task: asyncio.Task[None] | None = None
     stop_reason: StopReason | None = None
     in_thread: bool = False  # a thread cannot be cancelled: it only sees ctx.cancelled
+    # the call, and what it left: kept here rather than in a closure made per job
+    call: Callable[[], Awaitable[bytes]] | None = None
+    payload: bytes | None = None  # the encoded result
+    follow_ups: Sequence[JobRecord] = ()  # a workflow's next jobs, past the enqueue hooks
+    completed: bool = False  # the task returned and its follow-ups passed the hooks
+
+    async def run(self) -> None:
+        """The innermost call of the middleware chain: the task, then a workflow's next
+        steps through the enqueue hooks, in the job's context."""
+        assert self.call is not None
+        self.payload = await self.call()
+        if self.stop_reason == "cancel_requested":
+            return  # it returned, but only because it was asked to stop
+        follow_ups = _next_steps(self.record, self.payload)
+        if follow_ups:
+            await self.worker._through_enqueue_hooks(follow_ups)
+            self.follow_ups = follow_ups
+        self.completed = True
 
 
 class Worker:
@@ -292,7 +312,7 @@ class Worker:
             )
             self._interrupt(stale, "lease_lost")
             self._stopped(stale)
-        running = _Running(record, Lease(record.id, record.lease_token))
+        running = _Running(self, record, Lease(record.id, record.lease_token))
         self._running[record.id] = running
         running.task = asyncio.create_task(self._execute(running))
 
@@ -325,6 +345,7 @@ class Worker:
             error = JobError(type(exc).__name__, str(exc), reason="undecodable")
             self._finish(running, Ack(running.lease, JobState.FAILED, error=error))
             return
+        reporter = _Reporter(self, running)
         if task.context_params:
             context = Context(
                 job_id=record.id,
@@ -334,33 +355,25 @@ class Worker:
                 max_attempts=record.max_attempts,
                 headers=record.headers,
                 checkpoint=record.checkpoint,
-                reporter=_Reporter(self, running),
+                reporter=reporter,
                 state=self.state,
             )
             running.context = context
             for name in task.context_params:
                 kwargs[name] = context
         running.in_thread = not task.is_async and task.config.executor == "thread"
-        reporter = _Reporter(self, running)
-        outcome = _Attempt()
-
-        async def run() -> None:
-            outcome.payload = await self._executor.run(task, record, args, kwargs, reporter)
-            if running.stop_reason == "cancel_requested":
-                return  # it returned, but only because it was asked to stop
-            # through the enqueue hooks, in this job's context
-            outcome.follow_ups = await self._follow_ups(record, outcome.payload)
-            outcome.complete = True
-
+        running.call = functools.partial(self._executor.run, task, record, args, kwargs, reporter)
         try:
-            await self.app.middleware_chain.execute(record, run)
+            await self.app.middleware_chain.execute(record, running.run)
             ours = self._running.get(record.id) is running
-            if ours and not outcome.complete and running.stop_reason != "cancel_requested":
+            if ours and not running.completed and running.stop_reason != "cancel_requested":
                 # a middleware let the job succeed without its result (it swallowed the
                 # task's error, or never called call_next()): its result is null, and a
                 # workflow goes on from there rather than stopping at a succeeded step
-                outcome.payload = outcome.payload or b"null"
-                outcome.follow_ups = await self._follow_ups(record, outcome.payload)
+                running.payload = running.payload or b"null"
+                running.follow_ups = _next_steps(record, running.payload)
+                if running.follow_ups:
+                    await self._through_enqueue_hooks(running.follow_ups)
         except asyncio.CancelledError:
             current = asyncio.current_task()
             if current is not None:
@@ -384,22 +397,18 @@ class Worker:
             else:
                 self._retry_or_fail(running, exc, None)
             return
+        finally:
+            running.call = None  # it holds the reporter, which holds `running`: no cycle
         if running.stop_reason == "cancel_requested":
             self._stopped(running)
             return
-        result = outcome.payload if outcome.payload is not None else b"null"
-        ack = Ack(running.lease, JobState.SUCCEEDED, result=result, follow_ups=outcome.follow_ups)
+        result = running.payload if running.payload is not None else b"null"
+        ack = Ack(running.lease, JobState.SUCCEEDED, result=result, follow_ups=running.follow_ups)
         self._finish(running, ack)
 
-    async def _follow_ups(self, record: JobRecord, payload: bytes) -> Sequence[JobRecord]:
-        """A workflow step's next jobs, through the enqueue hooks: they are stored with the
+    async def _through_enqueue_hooks(self, follow_ups: Sequence[JobRecord]) -> None:
+        """A workflow step's next jobs pass the enqueue hooks; they are stored with the
         step's success, atomically."""
-        try:
-            follow_ups = workflow_follow_ups(record, payload)
-        except SerializationError as exc:
-            raise _DamagedWorkflow(str(exc)) from None
-        if not follow_ups:
-            return follow_ups
         stored = False
 
         async def store() -> Sequence[bool]:
@@ -413,7 +422,6 @@ class Worker:
                 "a middleware's enqueue hook returned without calling call_next(): "
                 "the workflow's next steps cannot be stored"
             )
-        return follow_ups
 
     def _stopped(self, running: _Running) -> None:
         reason = running.stop_reason
@@ -544,6 +552,7 @@ class Worker:
             self._acks[:0] = acks
             self._acked_records[:0] = records
             raise
+        told = self.app.middleware_chain.listens
         for ack, ok, record in zip(acks, accepted, records, strict=True):
             if not ok:
                 logger.warning(
@@ -551,7 +560,8 @@ class Worker:
                     "another worker owns it now, so this outcome is dropped",
                     ack.lease.job_id, ack.state, extra=job_fields(record),
                 )  # fmt: skip
-            self._ended(record, _OUTCOMES[ack.state] if ok else "lease_lost", ack.error)
+            if told:
+                self._ended(record, _OUTCOMES[ack.state] if ok else "lease_lost", ack.error)
 
     def _ended(self, record: JobRecord, outcome: Outcome, error: JobError | None) -> None:
         self.app.middleware_chain.job_ended(record, outcome, error)
@@ -680,17 +690,16 @@ _OUTCOMES: dict[JobState, Outcome] = {
 }
 
 
-@dataclasses.dataclass(slots=True)
-class _Attempt:
-    """What the innermost call of the middleware chain leaves for the worker."""
-
-    payload: bytes | None = None
-    follow_ups: Sequence[JobRecord] = ()
-    complete: bool = False  # the task returned and its follow-ups passed the enqueue hooks
-
-
 class _DamagedWorkflow(SerializationError):
     """A job's workflow headers cannot be read: its next steps cannot be made."""
+
+
+def _next_steps(record: JobRecord, payload: bytes) -> Sequence[JobRecord]:
+    """A workflow step's next jobs (none for a job outside a workflow)."""
+    try:
+        return workflow_follow_ups(record, payload)
+    except SerializationError as exc:
+        raise _DamagedWorkflow(str(exc)) from None
 
 
 class _Reporter:

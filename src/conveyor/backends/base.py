@@ -595,16 +595,23 @@ def new_record(job: JobRecord, now: float) -> JobRecord:
 
 
 def backlog_of_rows(rows: Iterable[tuple[str, str, int, float]]) -> dict[str, QueueBacklog]:
-    """Backlogs from SQL rows of (queue, state as readers see it, jobs, the age in seconds
-    of the oldest of them): the age is kept for queued jobs only."""
+    """Backlogs from SQL rows of (queue, state, jobs, 0) per state, and (queue, "due", jobs,
+    age of the oldest) for the queued and scheduled jobs whose time has come: those are the
+    queue's `queued`, and the rest of its pending jobs its `scheduled`."""
+    found: dict[str, dict[str, tuple[int, float]]] = {}
+    for queue, kind, jobs, age in rows:
+        found.setdefault(queue, {})[kind] = (jobs, age)
     backlogs: dict[str, QueueBacklog] = {}
-    for queue, state, jobs, age in rows:
-        backlog = backlogs.get(queue, NO_BACKLOG)
-        if state == JobState.QUEUED:
-            backlog = dataclasses.replace(backlog, queued=jobs, oldest_age=max(0.0, age))
-        else:
-            backlog = dataclasses.replace(backlog, **{state: jobs})
-        backlogs[queue] = backlog
+    for queue, kinds in found.items():
+        due, age = kinds.get("due", (0, 0.0))
+        pending = kinds.get("queued", (0, 0.0))[0] + kinds.get("scheduled", (0, 0.0))[0]
+        backlogs[queue] = QueueBacklog(
+            scheduled=max(0, pending - due),
+            queued=due,
+            active=kinds.get("active", (0, 0.0))[0],
+            failed=kinds.get("failed", (0, 0.0))[0],
+            oldest_age=max(0.0, age) if due else 0.0,
+        )
     return backlogs
 
 

@@ -114,14 +114,6 @@ MIGRATIONS: list[list[str]] = [
         )
         """,
     ],
-    [
-        # a queue's backlog (jobs by state, the oldest due time) is read from this index
-        # alone, however many finished jobs the table holds; it does what (state, queue) did
-        """
-        CREATE INDEX conveyor_jobs_backlog ON {schema}.conveyor_jobs (state, queue, due_at)
-        """,
-        "DROP INDEX {schema}.conveyor_jobs_state",
-    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -378,14 +378,16 @@ SELECT j.queue, CASE WHEN j.state = 'scheduled' AND j.due_at <= statement_timest
 FROM {jobs} AS j WHERE {live} GROUP BY j.queue, seen
 """
 
-# read from the conveyor_jobs_backlog index alone (an index-only scan): finished jobs are
-# never visited
+# read from two indexes, never visiting a finished job: the jobs of each live (and the
+# failed) state from conveyor_jobs_state, and the due ones (queued, or scheduled and due)
+# with the oldest due time from the pending index (see backlog_of_rows)
 BACKLOG = """
-SELECT j.queue, CASE WHEN j.state = 'scheduled' AND j.due_at <= statement_timestamp()
-                     THEN 'queued' ELSE j.state END AS seen, count(*),
-       extract(epoch FROM statement_timestamp() - min(j.due_at))::float8
-FROM {jobs} AS j WHERE j.state IN ('scheduled', 'queued', 'active', 'failed')
-GROUP BY j.queue, seen
+SELECT j.queue, j.state, count(*), 0.0::float8 FROM {jobs} AS j
+WHERE j.state IN ('scheduled', 'queued', 'active', 'failed') GROUP BY j.queue, j.state
+UNION ALL
+SELECT d.queue, 'due', count(*), extract(epoch FROM statement_timestamp() - min(d.due_at))::float8
+FROM {jobs} AS d
+WHERE d.state IN ('queued', 'scheduled') AND d.due_at <= statement_timestamp() GROUP BY d.queue
 """
 
 # Deletes go a batch per transaction, so no purge holds many row locks for long.

@@ -553,11 +553,17 @@ def _unique_holder(conn: sqlite3.Connection, key: str, now: float) -> JobRecord 
     return _observe(record, now)
 
 
-# read from the conveyor_jobs_backlog index alone: finished jobs are never visited
+# read from two indexes, never visiting a finished job: the jobs of each live (and the
+# failed) state from conveyor_jobs_state, and the due ones (queued, or scheduled and due)
+# with the oldest due time through the pending index, which holds pending jobs only (see
+# backlog_of_rows); its cost follows the backlog, not the history
 BACKLOG = (
-    "SELECT queue, CASE WHEN state = 'scheduled' AND due_at <= ? THEN 'queued' ELSE state END "
-    "AS seen, count(*), ? - min(due_at) FROM conveyor_jobs "
-    "WHERE state IN ('scheduled', 'queued', 'active', 'failed') GROUP BY queue, seen"
+    "SELECT queue, state, count(*), 0.0 FROM conveyor_jobs "
+    "WHERE state IN ('scheduled', 'queued', 'active', 'failed') GROUP BY queue, state "
+    "UNION ALL "
+    "SELECT queue, 'due', count(*), ? - min(due_at) "
+    "FROM conveyor_jobs INDEXED BY conveyor_jobs_pending "
+    "WHERE state IN ('queued', 'scheduled') AND due_at <= ? GROUP BY queue"
 )
 FINISH = (
     "UPDATE conveyor_jobs SET state = ?, result = ?, error = ?, finished_at = ?, "

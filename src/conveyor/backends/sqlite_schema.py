@@ -74,12 +74,6 @@ MIGRATIONS: list[list[str]] = [
         "CREATE TABLE conveyor_rates (key TEXT PRIMARY KEY, tokens REAL NOT NULL, "
         "updated_at REAL NOT NULL) WITHOUT ROWID",
     ],
-    [
-        # a queue's backlog (jobs by state, the oldest due time) is read from this index
-        # alone, however many finished jobs the table holds; it does what (state, queue) did
-        "CREATE INDEX conveyor_jobs_backlog ON conveyor_jobs (state, queue, due_at)",
-        "DROP INDEX conveyor_jobs_state",
-    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -31,29 +31,39 @@ class MiddlewareChain:
         self._executors = [m for m in self.middleware if _defines(m, "execute")]
         self._listeners = [m for m in reversed(self.middleware) if _defines(m, "job_ended")]
 
-    async def enqueue(self, jobs: Sequence[OutgoingJob], store: Store) -> Sequence[bool]:
-        if not self._enqueuers:
-            return await store()
-        return await self._enqueue_from(0, jobs, store)
+    @property
+    def listens(self) -> bool:
+        """Whether any middleware wants to hear how jobs ended."""
+        return bool(self._listeners)
 
-    async def _enqueue_from(
+    # Plain functions that hand back the outermost hook's awaitable: no frame of their own
+    # around every job.
+
+    def enqueue(self, jobs: Sequence[OutgoingJob], store: Store) -> Awaitable[Sequence[bool]]:
+        return self._enqueue_from(0, jobs, store)
+
+    def _enqueue_from(
         self, index: int, jobs: Sequence[OutgoingJob], store: Store
-    ) -> Sequence[bool]:
-        middleware = self._enqueuers[index]
-        if index == len(self._enqueuers) - 1:
-            return await middleware.enqueue(jobs, store)
-        return await middleware.enqueue(jobs, lambda: self._enqueue_from(index + 1, jobs, store))
+    ) -> Awaitable[Sequence[bool]]:
+        left = len(self._enqueuers) - index
+        if left == 0:
+            return store()
+        if left == 1:  # the innermost hook calls the store itself
+            return self._enqueuers[index].enqueue(jobs, store)
+        return self._enqueuers[index].enqueue(
+            jobs, lambda: self._enqueue_from(index + 1, jobs, store)
+        )
 
-    async def execute(self, job: Job, run: Run) -> None:
-        if not self._executors:
-            return await run()
-        return await self._execute_from(0, job, run)
+    def execute(self, job: Job, run: Run) -> Awaitable[None]:
+        return self._execute_from(0, job, run)
 
-    async def _execute_from(self, index: int, job: Job, run: Run) -> None:
-        middleware = self._executors[index]
-        if index == len(self._executors) - 1:
-            return await middleware.execute(job, run)
-        return await middleware.execute(job, lambda: self._execute_from(index + 1, job, run))
+    def _execute_from(self, index: int, job: Job, run: Run) -> Awaitable[None]:
+        left = len(self._executors) - index
+        if left == 0:
+            return run()
+        if left == 1:  # the innermost hook runs the task itself
+            return self._executors[index].execute(job, run)
+        return self._executors[index].execute(job, lambda: self._execute_from(index + 1, job, run))
 
     def job_ended(self, job: Job, outcome: Outcome, error: JobError | None) -> None:
         for middleware in self._listeners:

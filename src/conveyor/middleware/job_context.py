@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 
 from conveyor.context import CORRELATION_HEADER
-from conveyor.correlation import current_correlation_id, reset_correlation_id, set_correlation_id
-from conveyor.log_fields import reset_current_job, set_current_job
+from conveyor.correlation import CORRELATION_ID, current_correlation_id
+from conveyor.log_fields import CURRENT_JOB
 from conveyor.middleware.base import Job, Middleware, OutgoingJob
 
 
@@ -26,10 +26,17 @@ class JobContext(Middleware):
         return await call_next()
 
     async def execute(self, job: Job, call_next: Callable[[], Awaitable[None]]) -> None:
-        job_token = set_current_job(job)
-        correlation_token = set_correlation_id(job.headers.get(CORRELATION_HEADER))
+        # the variables themselves, not their helpers: this runs around every job
+        job_token = CURRENT_JOB.set(job)
+        correlation_id = job.headers.get(CORRELATION_HEADER)
+        if correlation_id is None and CORRELATION_ID.get() is None:  # nothing to change
+            try:
+                return await call_next()
+            finally:
+                CURRENT_JOB.reset(job_token)
+        correlation_token = CORRELATION_ID.set(correlation_id)
         try:
             return await call_next()
         finally:
-            reset_correlation_id(correlation_token)
-            reset_current_job(job_token)
+            CORRELATION_ID.reset(correlation_token)
+            CURRENT_JOB.reset(job_token)

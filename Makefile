@@ -3,8 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: demo test lint typecheck pytest bench bench-sqlite bench-redis bench-postgres \
-	bench-observability clean
+.PHONY: demo test lint typecheck pytest chromium bench bench-sqlite bench-redis bench-postgres \
+	bench-observability bench-dashboard clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,20 +19,30 @@ $(VENV)/.dev: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.runtime
 
 $(VENV)/.fastapi: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[fastapi,prometheus]'
+	$(BIN)/python -m pip install --quiet -e '.[fastapi,prometheus,dashboard]'
 	touch $@ $(VENV)/.runtime
 
 $(VENV)/.bench: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	touch $@ $(VENV)/.runtime
 
-## Run the demo: the example FastAPI app and a worker on SQLite, driven over HTTP, then
-## serving until Ctrl-C. `make demo DEMO_ARGS="--serve-for 10"` stops by itself.
+## Run the demo: the example FastAPI app, a worker and the dashboard on SQLite, driven over
+## HTTP, then serving until Ctrl-C. `make demo DEMO_ARGS="--serve-for 10"` stops by itself.
 demo: $(VENV)/.fastapi
 	$(BIN)/python examples/demo.py $(DEMO_ARGS)
 
-## Lint, type-check and run the whole test suite.
-test: $(VENV)/.dev lint typecheck pytest
+## Lint, type-check and run the whole test suite (the dashboard's browser tests drive
+## Debian's Chromium: installed here when missing and we may).
+test: $(VENV)/.dev chromium lint typecheck pytest
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "installing Chromium for the browser tests"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else \
+			echo "Chromium is missing: the browser tests skip (install it: apt-get install chromium)"; \
+		fi; }
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
@@ -65,6 +75,12 @@ bench-postgres: $(VENV)/.bench
 ## middleware (SQLite, and Redis when redis-server is installed).
 bench-observability: $(VENV)/.dev
 	$(BIN)/python -m benchmarks observability
+
+## Every page and API call of the dashboard, p50/p95/max, against a million finished jobs and
+## ten thousand failed ones on SQLite, Redis and PostgreSQL (about 5 minutes on 2 cores, so
+## not part of `make bench`; `make bench-dashboard DASHBOARD_ARGS=--quick`: about a minute).
+bench-dashboard: $(VENV)/.dev
+	$(BIN)/python -m benchmarks dashboard $(DASHBOARD_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

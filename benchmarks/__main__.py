@@ -1,4 +1,5 @@
-"""`python -m benchmarks [sqlite|redis|postgres|observability] ...`: one comparison per command.
+"""`python -m benchmarks [sqlite|redis|postgres|observability|dashboard] ...`: one comparison
+per command.
 
 SQLite when no server is named."""
 
@@ -22,6 +23,11 @@ def main(argv: list[str]) -> None:
         from benchmarks.observability.cli import main as observability
 
         observability(argv[1:])
+        return
+    if argv and argv[0] == "dashboard":
+        from benchmarks.dashboard.cli import main as dashboard
+
+        dashboard(argv[1:])
         return
     from benchmarks.sqlite import main as sqlite
 

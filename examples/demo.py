@@ -1,11 +1,12 @@
 """The conveyor demo: the example FastAPI app and a worker on SQLite, driven over HTTP.
 
 Run it with `make demo` (or `python examples/demo.py` inside the project's environment).
-It starts the example API (`examples/webapp/api.py`) under uvicorn and a worker process,
-both the commands you would run in production, on a fresh SQLite file. Then it sends
-signups, reports and webhooks through the API, follows the jobs with a progress bar and
-one report's live events, and prints where each job ended. The API keeps serving, with
-curl commands to try, until Ctrl-C (or `--serve-for SECONDS`; it never reads stdin).
+It starts the example API (`examples/webapp/api.py`) under uvicorn, a worker process and
+the web dashboard (`conveyor dashboard`), the commands you would run in production, on a
+fresh SQLite file. Then it sends signups, reports and webhooks through the API, follows the
+jobs with a progress bar and one report's live events, and prints where each job ended. The
+API and the dashboard keep serving, with curl commands to try, until Ctrl-C (or
+`--serve-for SECONDS`; it never reads stdin).
 """
 
 from __future__ import annotations
@@ -48,18 +49,22 @@ def main() -> None:
     url = f"sqlite:///{folder / 'demo.db'}"
     port = free_port(options.port)
     metrics_port = free_port(0)
+    dashboard_port = free_port(options.dashboard_port)
     base = f"http://127.0.0.1:{port}"
+    dashboard = f"http://127.0.0.1:{dashboard_port}/"
     console.print(f"[bold]conveyor demo[/]: jobs in {folder / 'demo.db'}, logs in {folder}")
     # SIGTERM ends the demo like Ctrl-C: the processes it started are stopped gracefully
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    with started(folder, url, port, metrics_port) as processes:
-        wait_until_serving(base, processes)
+    with started(folder, url, port, metrics_port, dashboard_port) as processes:
+        wait_until_serving(f"{base}/openapi.json", processes)
+        wait_until_serving(dashboard, processes)
         console.print(f"API on {base} (docs: {base}/docs), worker process running")
+        console.print(f"[bold]Dashboard on {dashboard}[/]: watch the jobs below live there")
         ids = send_traffic(base)
         follow_events(base, ids["build_report"][0])
         jobs = watch(base, [job_id for kind in ids.values() for job_id in kind])
         summarize(jobs)
-        show_what_to_try(base, f"http://127.0.0.1:{metrics_port}", jobs)
+        show_what_to_try(base, f"http://127.0.0.1:{metrics_port}", dashboard, jobs)
         serve(options.serve_for, processes)
 
 
@@ -73,6 +78,12 @@ def parse_options() -> argparse.Namespace:
     )
     parser.add_argument(
         "--port", type=int, default=8000, help="the API's port (taken or 0: any free port)"
+    )
+    parser.add_argument(
+        "--dashboard-port",
+        type=int,
+        default=8181,
+        help="the dashboard's port (taken or 0: any free port)",
     )
     return parser.parse_args()
 
@@ -89,10 +100,11 @@ def free_port(wanted: int) -> int:
 
 @contextlib.contextmanager
 def started(
-    folder: Path, url: str, port: int, metrics_port: int
+    folder: Path, url: str, port: int, metrics_port: int, dashboard_port: int
 ) -> Iterator[list[subprocess.Popen[bytes]]]:
-    """The worker and the API, each in its own session so Ctrl-C reaches only the demo,
-    which then stops them with SIGTERM: the graceful path."""
+    """The worker, the API and the dashboard, each in its own session so Ctrl-C reaches
+    only the demo, which then stops them with SIGTERM: the graceful path. The dashboard
+    listens on 127.0.0.1 without credentials: only this machine can reach it."""
     env = {**os.environ, "CONVEYOR_URL": url}
     commands = {
         "worker": [
@@ -100,6 +112,10 @@ def started(
             *("--metrics-port", str(metrics_port)),
         ],
         "api": ["-m", "uvicorn", "examples.webapp.api:api", "--port", str(port)],
+        "dashboard": [
+            *("-m", "conveyor", "dashboard", "--app", "examples.webapp.tasks:conveyor"),
+            *("--port", str(dashboard_port)),
+        ],
     }
     processes = [
         subprocess.Popen(
@@ -123,17 +139,16 @@ def started(
                 process.wait(timeout=40)
             except subprocess.TimeoutExpired:
                 process.kill()
-        console.print(f"API and worker stopped; their logs are in {folder}")
+        console.print(f"API, worker and dashboard stopped; their logs are in {folder}")
 
 
-def wait_until_serving(base: str, processes: list[subprocess.Popen[bytes]]) -> None:
+def wait_until_serving(address: str, processes: list[subprocess.Popen[bytes]]) -> None:
     deadline = time.monotonic() + 60
     while True:
-        with contextlib.suppress(OSError):
-            call("GET", f"{base}/openapi.json")
+        with contextlib.suppress(OSError), urllib.request.urlopen(address, timeout=5):
             return
         if any(p.poll() is not None for p in processes) or time.monotonic() > deadline:
-            sys.exit("the API or the worker did not start: see their logs")
+            sys.exit("the API, the worker or the dashboard did not start: see their logs")
         time.sleep(0.1)
 
 
@@ -243,11 +258,16 @@ def summarize(jobs: list[Job]) -> None:
     console.print(table)
 
 
-def show_what_to_try(base: str, worker_metrics: str, jobs: list[Job]) -> None:
+def show_what_to_try(base: str, worker_metrics: str, dashboard: str, jobs: list[Job]) -> None:
     report = next(job for job in jobs if job["task"].endswith("build_report"))
     dead = next(job for job in jobs if job["state"] == "failed")
     json_body = "-H 'content-type: application/json' -d"
-    console.print(f"\n[bold]The API keeps serving on {base}[/] (OpenAPI docs: {base}/docs). Try:")
+    console.print(
+        f"\n[bold]The dashboard keeps serving on {dashboard}[/]: the dead-lettered webhooks "
+        f"are at {dashboard}jobs?state=failed (retry them from there)",
+        markup=True,
+    )
+    console.print(f"[bold]The API keeps serving on {base}[/] (OpenAPI docs: {base}/docs). Try:")
     console.print(
         f"  curl {base}/jobs/{report['id']}   # a finished report\n"
         f"  curl {base}/jobs/{dead['id']}   # a dead-lettered webhook\n"
@@ -270,7 +290,7 @@ def serve(seconds: float | None, processes: list[subprocess.Popen[bytes]]) -> No
     try:
         while deadline is None or time.monotonic() < deadline:
             if any(p.poll() is not None for p in processes):
-                sys.exit("the API or the worker stopped: see their logs")
+                sys.exit("the API, the worker or the dashboard stopped: see their logs")
             time.sleep(0.2)
     except KeyboardInterrupt:
         console.print("stopping")

@@ -60,3 +60,10 @@ async def deliver_webhook(
     if host.endswith("down.example") or (host.endswith("slow.example") and ctx.attempt <= 2):
         raise WebhookRejected(f"POST {url} answered 503 Service Unavailable")
     return {"url": url, "event": event.get("type"), "status": 200, "attempt": ctx.attempt}
+
+
+@conveyor.cron("*/15 * * * *", name="tidy-reports")
+async def tidy_reports() -> None:
+    """Every quarter of an hour, once however many workers run: drop the rendered reports
+    nobody fetched (simulated). The dashboard's Schedules page shows it, and runs it now."""
+    logger.info("tidied the reports folder")

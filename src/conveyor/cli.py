@@ -538,3 +538,89 @@ def schedules(app_path: str | None) -> None:
 def _zoned(epoch: float, schedule: Schedule) -> str:
     moment = datetime.datetime.fromtimestamp(epoch, schedule.timezone)
     return moment.isoformat(sep=" ", timespec="seconds")
+
+
+@main.command()
+@app_option
+@url_option
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="The address to listen on; any but a loopback address needs credentials.",
+)
+@click.option("--port", default=8181, show_default=True, type=click.IntRange(0, 65_535))
+@click.option(
+    "--auth",
+    "auth",
+    multiple=True,
+    metavar="USER:PASSWORD",
+    help="A user who may look and act; repeat for more. Prefer $CONVEYOR_DASHBOARD_AUTH: "
+    "other users of this machine can read a command line.",
+)
+@click.option(
+    "--viewer",
+    multiple=True,
+    metavar="USER:PASSWORD",
+    help="A user who may look but not act; repeat for more.",
+)
+@click.option("--read-only", is_flag=True, help="Nobody may act, whatever their credentials.")
+@click.option(
+    "--log-level",
+    default="INFO",
+    show_default=True,
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]),
+)
+def dashboard(
+    app_path: str | None,
+    url: str | None,
+    host: str,
+    port: int,
+    auth: tuple[str, ...],
+    viewer: tuple[str, ...],
+    read_only: bool,
+    log_level: str,
+) -> None:
+    """Serve the web dashboard of a store, at http://127.0.0.1:8181 by default.
+
+    Give --app so it knows your tasks (to show their arguments typed) and your schedules;
+    --url alone shows the store's jobs as plain JSON. Each action taken from it is logged
+    (logger conveyor.dashboard.audit).
+    """
+    import os
+    import signal
+    import sys
+
+    try:
+        from conveyor.dashboard.access import Credentials, Role
+        from conveyor.dashboard.serve import check_binding, serve
+    except ConveyorError as exc:  # Starlette or Jinja2 missing
+        raise click.ClickException(str(exc)) from None
+    given = list(auth)
+    from_env = os.environ.get("CONVEYOR_DASHBOARD_AUTH")
+    if from_env:
+        given.append(from_env)
+    try:
+        credentials = [Credentials.parse(text) for text in given]
+        credentials += [Credentials.parse(text, Role.VIEWER) for text in viewer]
+        check_binding(host, credentials)
+    except ConveyorError as exc:
+        raise click.ClickException(str(exc)) from None
+    configure_logging(log_level, "text")
+    app = _app(app_path, url)
+
+    def ready(address: str) -> None:
+        who = "credentials required" if credentials else "no credentials: this machine only"
+        mode = ", read-only" if read_only else ""
+        click.echo(f"conveyor dashboard on {address} ({who}{mode}); Ctrl-C to stop")
+
+    # SIGTERM stops serving as Ctrl-C does (uvicorn raises it again once it has stopped)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        asyncio.run(
+            serve(app, host, port, credentials=credentials, read_only=read_only, on_ready=ready)
+        )
+    except KeyboardInterrupt:
+        pass
+    except ConveyorError as exc:
+        raise click.ClickException(str(exc)) from None

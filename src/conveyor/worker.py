@@ -25,7 +25,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Literal
 
 from conveyor.app import Conveyor
-from conveyor.backends.base import DEFAULT_MAX_RECOVERIES, Ack, Backend, Lease, RunningUpdate
+from conveyor.backends.base import (
+    DEFAULT_MAX_RECOVERIES,
+    Ack,
+    Backend,
+    Lease,
+    RunningUpdate,
+    WorkerInfo,
+)
 from conveyor.context import Context
 from conveyor.errors import ConfigurationError, Retry, SerializationError, TaskTimeout
 from conveyor.executor import Executor
@@ -41,6 +48,7 @@ from conveyor.workflow_records import follow_ups as workflow_follow_ups
 logger = logging.getLogger("conveyor.worker")
 
 StopReason = Literal["cancel_requested", "lease_lost", "shutdown"]
+PRESENCE_BEATS = 3  # heartbeats a worker's registration outlives its last renewal by
 
 
 @dataclasses.dataclass(slots=True)
@@ -169,6 +177,7 @@ class Worker:
         loops = [
             flusher,
             asyncio.create_task(self._heartbeat_loop(), name="heartbeat"),
+            asyncio.create_task(self._presence_loop(), name="presence"),
             asyncio.create_task(self._sweep_loop(), name="lease sweeper"),
         ]
         if self.scheduler:
@@ -477,6 +486,7 @@ class Worker:
             return  # already handed back, or its lease was lost: another worker owns it
         self._forget(running)
         self.processed += 1
+        ack.task, ack.queue = running.record.task, running.record.queue  # for the counters
         self._acks.append(ack)
         self._acked_records.append(running.record)
         self._acked.clear()
@@ -600,6 +610,30 @@ class Worker:
         self._outbox.set()
 
     # -- leases ----------------------------------------------------------------------------
+
+    async def _presence_loop(self) -> None:
+        """Keep this worker in the store's registry (the dashboard's list of workers); an
+        entry not renewed for PRESENCE_BEATS heartbeats is gone."""
+        assert self._backend is not None
+        backend = self._backend
+        started_at = time.time()
+        host, pid = socket.gethostname(), os.getpid()
+        try:
+            while True:
+                info = WorkerInfo(
+                    self.name, host, pid, tuple(self.queues), self.concurrency, started_at,
+                    processed=self.processed,
+                )  # fmt: skip
+                try:
+                    await backend.register_worker(info, self.heartbeat * PRESENCE_BEATS)
+                except Exception as exc:
+                    logger.warning("could not renew this worker's registration (%s)", exc)
+                if not await self._rest(self.heartbeat):
+                    return
+        finally:
+            with contextlib.suppress(Exception):  # it expires anyway
+                async with asyncio.timeout(self.heartbeat):
+                    await backend.deregister_worker(self.name)
 
     async def _heartbeat_loop(self) -> None:
         assert self._backend is not None

@@ -1,4 +1,5 @@
-"""`make demo`'s program, run as a new user would: real API and worker processes, then curl."""
+"""`make demo`'s program, run as a new user would: real API, worker and dashboard processes,
+then curl."""
 
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ async def read_until(stream: asyncio.StreamReader, pattern: str, seen: list[str]
 
 async def test_the_demo_serves_jobs_that_end_where_it_says(tmp_path: Path) -> None:
     demo = await asyncio.create_subprocess_exec(
-        sys.executable, "examples/demo.py", "--port", "0", "--serve-for", "300",
+        sys.executable, "examples/demo.py", "--port", "0", "--dashboard-port", "0",
+        "--serve-for", "300",
         cwd=ROOT, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
@@ -37,7 +39,8 @@ async def test_the_demo_serves_jobs_that_end_where_it_says(tmp_path: Path) -> No
     seen: list[str] = []
     try:
         async with asyncio.timeout(DEADLINE):
-            base = (await read_until(demo.stdout, r"keeps serving on (http://\S+)", seen))[1]
+            dashboard = (await read_until(demo.stdout, r"Dashboard on (http://\S+/):", seen))[1]
+            base = (await read_until(demo.stdout, r"API keeps serving on (http://\S+)", seen))[1]
             report = (await read_until(demo.stdout, r"/jobs/(\w+)\s+# a finished report", seen))[1]
             dead = (await read_until(demo.stdout, r"/jobs/(\w+)\s+# a dead-lettered", seen))[1]
             worker_metrics = (await read_until(demo.stdout, r"curl (\S+)\s+# the worker's", seen))[
@@ -78,11 +81,22 @@ async def test_the_demo_serves_jobs_that_end_where_it_says(tmp_path: Path) -> No
         enqueued = _samples(api_scraped, "conveyor_jobs_enqueued_total")
         assert sum(s.value for s in enqueued if s.labels["task"].endswith("welcome_email")) == 41
 
-        demo.send_signal(signal.SIGINT)  # Ctrl-C: the demo stops its API and worker
+        # the dashboard shows the same store: the queues, the dead-lettered webhook, the cron
+        async with httpx.AsyncClient(base_url=dashboard) as client:
+            overview = await client.get("/")
+            failed_jobs = await client.get("/jobs", params={"state": "failed"})
+            schedules = await client.get("/schedules")
+        assert overview.status_code == 200
+        assert ">reports</a>" in overview.text
+        assert "worker online" in overview.text
+        assert f'href="/jobs/{dead}"' in failed_jobs.text
+        assert "tidy-reports" in schedules.text
+
+        demo.send_signal(signal.SIGINT)  # Ctrl-C: the demo stops its API, worker and dashboard
         async with asyncio.timeout(60):
             rest = (await demo.stdout.read()).decode()
             assert await demo.wait() == 0
-        assert "API and worker stopped" in rest
+        assert "API, worker and dashboard stopped" in rest
     finally:
         if demo.returncode is None:
             demo.send_signal(signal.SIGTERM)  # stops its children gracefully

@@ -2,8 +2,9 @@
 
 A claim sends its statement with settings that make PostgreSQL keep one generic plan for it
 (see postgres_sql.GENERIC_PLAN). These tests hold the two things that make it safe: the
-settings end with the claim, and a plan made on an empty table reads the jobs table only
-through its indexes, however full the table gets before the plan is made again.
+settings end with the claim, and a plan made on an empty table reads the jobs table (and
+the paused queues) only through their indexes, however full the table gets before the plan
+is made again. Pausing a queue changes what the cached plan finds, never the plan.
 """
 
 from __future__ import annotations
@@ -23,8 +24,19 @@ from live_services import fresh_postgres
 PARAMETER = re.compile(rb"%\((\w+)\)s")
 
 
-def job(job_id: str) -> JobRecord:
-    return JobRecord(id=job_id, task="tasks.work", queue="default", payload=b"{}")
+def job(job_id: str, queue: str = "default") -> JobRecord:
+    return JobRecord(id=job_id, task="tasks.work", queue=queue, payload=b"{}")
+
+
+async def plan_counts(backend: PostgresBackend) -> tuple[int, int]:
+    """The (generic, custom) plans made for the claim on the one pooled connection."""
+    async with backend._connection() as conn:  # prepared statements are per session
+        cursor = await conn.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+            "WHERE statement LIKE '%WITH picked AS%'"
+        )
+        ((generic, custom),) = await cursor.fetchall()
+    return generic, custom
 
 
 async def test_claims_reuse_one_plan_and_leave_the_session_as_it_was() -> None:
@@ -34,20 +46,38 @@ async def test_claims_reuse_one_plan_and_leave_the_session_as_it_was() -> None:
             await backend.enqueue([job(f"j{i}") for i in range(10)])
             for _ in range(10):
                 assert len(await backend.claim(["default"], 1, "w", 30.0)) == 1
-            async with backend._connection() as conn:  # prepared statements are per session
+            async with backend._connection() as conn:
                 cursor = await conn.execute(
                     "SELECT current_setting('plan_cache_mode'), current_setting('enable_seqscan')"
                 )
                 assert await cursor.fetchone() == ("auto", "on")
-                cursor = await conn.execute(
-                    "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
-                    "WHERE statement LIKE '%WITH picked AS%'"
-                )
-                ((generic, custom),) = await cursor.fetchall()
+            generic, custom = await plan_counts(backend)
             assert generic > 0
             assert custom == 0
         finally:
             await backend.close()
+
+
+async def test_a_pause_and_a_resume_keep_the_claims_cached_plan() -> None:
+    with fresh_postgres(pool_size=1) as url:
+        backend = PostgresBackend(url)
+        try:
+            await backend.enqueue([job(f"d{i}") for i in range(8)])
+            await backend.enqueue([job(f"h{i}", queue="held") for i in range(4)])
+            await backend.pause_queue("held")
+            taken = [
+                r.id for _ in range(8) for r in await backend.claim(["held", "default"], 1, "w", 30)
+            ]
+            await backend.resume_queue("held")
+            resumed = [r.id for r in await backend.claim(["held", "default"], 10, "w", 30)]
+            generic, custom = await plan_counts(backend)
+        finally:
+            await backend.close()
+
+    assert taken == [f"d{i}" for i in range(8)]
+    assert resumed == [f"h{i}" for i in range(4)]
+    assert generic > 0
+    assert custom == 0
 
 
 async def test_a_claim_plan_made_on_an_empty_table_reads_it_only_through_indexes(
@@ -65,12 +95,15 @@ async def test_a_claim_plan_made_on_an_empty_table_reads_it_only_through_indexes
     )
     async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
         await conn.execute(b"PREPARE claim AS " + numbered)
-        async with conn.transaction():  # plans it, on the empty table
+        async with conn.transaction():  # plans it, on the empty tables
             await conn.execute(statements.generic_plan)
             await conn.execute(execute)
         await backend.enqueue([job(f"j{i}") for i in range(5000)])
+        for i in range(200):
+            await backend.pause_queue(f"paused-{i}")
         _assert_reads_by_index(await _plan(conn, statements, execute))
         await conn.execute(f"ANALYZE {statements.jobs}".encode())  # the next plan sees it full
+        await conn.execute(f'ANALYZE "{schema}".conveyor_paused'.encode())
         _assert_reads_by_index(await _plan(conn, statements, execute))
 
 
@@ -87,10 +120,11 @@ async def _plan(
 
 def _assert_reads_by_index(plan: dict[str, Any]) -> None:
     scans = [node for node in _nodes(plan) if node["Node Type"].endswith("Scan")]
-    reads = [node for node in scans if node.get("Relation Name") == "conveyor_jobs"]
-    assert reads
-    for node in reads:  # a seq scan, or an index read end to end, has no condition
-        assert "Index Cond" in node or "Recheck Cond" in node, node["Node Type"]
+    for table in ("conveyor_jobs", "conveyor_paused"):
+        reads = [node for node in scans if node.get("Relation Name") == table]
+        assert reads, table
+        for node in reads:  # a seq scan, or an index read end to end, has no condition
+            assert "Index Cond" in node or "Recheck Cond" in node, (table, node["Node Type"])
 
 
 def _nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:

@@ -1,15 +1,18 @@
 """The schema: versioned migrations, safe to repeat and to race; indexes that keep claims
-fast however many finished jobs the table holds; purges in short batches."""
+fast however many finished jobs the table holds; purges in short batches; finished jobs
+counted as they move, from an upgrade on."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from typing import Any
 
 import psycopg
 import pytest
 
 from conveyor.backends import postgres_schema
+from conveyor.backends.base import JobFilter
 from conveyor.backends.postgres import BATCH, PostgresBackend
 from conveyor.backends.postgres_schema import SCHEMA_VERSION
 from conveyor.errors import ConfigurationError
@@ -19,6 +22,11 @@ INDEXES = {
     "conveyor_jobs_pkey", "conveyor_jobs_id_key", "conveyor_jobs_pending",
     "conveyor_jobs_scheduled", "conveyor_jobs_leases", "conveyor_jobs_expiry",
     "conveyor_jobs_state", "conveyor_jobs_unique", "conveyor_jobs_limits",
+    "conveyor_jobs_finished", "conveyor_jobs_finished_queue", "conveyor_jobs_finished_task",
+}  # fmt: skip
+TABLES = {
+    "conveyor_migrations", "conveyor_jobs", "conveyor_rates", "conveyor_counts",
+    "conveyor_outcomes", "conveyor_workers", "conveyor_paused",
 }  # fmt: skip
 
 
@@ -39,6 +47,28 @@ def indexes(conninfo: str, schema: str) -> set[str]:
     return {row[0] for row in rows}
 
 
+def tables(conninfo: str, schema: str) -> set[str]:
+    with psycopg.connect(conninfo) as conn:
+        rows = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,))
+        return {row[0] for row in rows.fetchall()}
+
+
+def insert_finished(
+    conn: psycopg.Connection[Any], jobs: str, prefix: str, state: str, count: int, expired: bool
+) -> None:
+    """`count` finished jobs written by hand, and counted as conveyor's statements count the
+    jobs they finish (counts() reads the counts, not the jobs)."""
+    conn.execute(
+        f"INSERT INTO {jobs} (id, task, queue, state, payload, enqueued_at, due_at, "
+        "finished_at, expires_at) SELECT %s || n, 'tasks.work', 'default', %s, '', now(), "
+        "now(), now(), CASE WHEN %s THEN now() - interval '1 second' END "
+        "FROM generate_series(1, %s) AS n".encode(),
+        (prefix, state, expired, count),
+    )
+    counts = jobs.replace("conveyor_jobs", "conveyor_counts")
+    conn.execute(f"INSERT INTO {counts} VALUES ('default', %s, %s)".encode(), (state, count))
+
+
 async def test_migrate_creates_the_schema_once_and_then_has_nothing_to_do(
     pg_url: str, conninfo: str, schema: str
 ) -> None:
@@ -49,6 +79,7 @@ async def test_migrate_creates_the_schema_once_and_then_has_nothing_to_do(
 
     assert applied(conninfo, schema) == list(range(1, SCHEMA_VERSION + 1))
     assert indexes(conninfo, schema) == INDEXES
+    assert tables(conninfo, schema) == TABLES
 
 
 def test_migrations_racing_from_several_processes_apply_once(
@@ -108,24 +139,14 @@ async def test_a_claim_walks_the_pending_index_past_many_finished_jobs(
 async def test_purges_delete_past_one_batch(backend: PostgresBackend, conninfo: str) -> None:
     jobs, count = backend.sql.jobs, BATCH * 2 + 10
     with psycopg.connect(conninfo) as conn:
-        conn.execute(
-            f"INSERT INTO {jobs} (id, task, queue, state, payload, enqueued_at, due_at, "
-            "finished_at, expires_at) SELECT 'old-' || n, 'tasks.work', 'default', "
-            "'succeeded', '', now(), now(), now(), now() - interval '1 second' "
-            "FROM generate_series(1, %s) AS n".encode(),
-            (count,),
-        )
-        conn.execute(
-            f"INSERT INTO {jobs} (id, task, queue, state, payload, enqueued_at, due_at, "
-            "finished_at) SELECT 'dead-' || n, 'tasks.work', 'default', 'failed', '', "
-            "now(), now(), now() FROM generate_series(1, %s) AS n".encode(),
-            (count,),
-        )
+        insert_finished(conn, jobs, "old-", "succeeded", count, expired=True)
+        insert_finished(conn, jobs, "dead-", "failed", count, expired=False)
+    assert await backend.counts() == {"default": {JobState.FAILED: count}}
 
     assert await backend.purge_expired() == count
     assert await backend.purge_expired() == 0
     assert await backend.purge({JobState.FAILED}) == count
-    assert await backend.counts() == {}
+    assert await backend.counts() == {}  # every batch took its jobs off the counts
 
 
 async def store_of_version(
@@ -220,3 +241,52 @@ async def test_the_backlog_is_read_from_indexes_alone(
     assert "Index Only Scan using conveyor_jobs_state" in plan, plan
     assert "Index Only Scan using conveyor_jobs_pending" in plan, plan
     assert "Seq Scan" not in plan, plan
+
+
+async def test_an_upgrade_from_version_4_keeps_every_job_and_counts_the_finished_ones(
+    pg_url: str, conninfo: str, schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a store made by the release before the dashboard, with finished jobs of every kind
+    await store_of_version(4, pg_url, conninfo, schema, monkeypatch)
+    with psycopg.connect(conninfo) as conn:
+        conn.execute(
+            f'INSERT INTO "{schema}".conveyor_jobs (id, task, queue, state, payload, '
+            "enqueued_at, due_at, finished_at) SELECT s || '-' || n, 'tasks.work', q, s, '', "
+            "now() - n * interval '1 second', now(), now() "
+            "FROM unnest(ARRAY['succeeded', 'failed', 'cancelled'], ARRAY['a', 'b', 'b']) "
+            "AS k(s, q), generate_series(1, 3) AS n".encode()
+        )
+
+    backend = PostgresBackend(pg_url)
+    assert await backend.migrate() == (4, SCHEMA_VERSION)
+    await backend.open()
+    try:
+        listed = await backend.list_jobs(JobFilter(limit=100))
+        counts = await backend.counts()
+        failed = await backend.list_jobs(JobFilter(state=JobState.FAILED, queue="b"))
+        by_prefix = await backend.list_jobs(JobFilter(id_prefix="cancelled-"))
+        assert await backend.retry("failed-1") is not None  # takes it off the counts it had
+        after_retry = await backend.counts()
+        [claimed] = await backend.claim(["default"], 10, "w", 30.0)
+    finally:
+        await backend.close()
+
+    assert len(listed) == 10
+    assert counts == {
+        "default": {JobState.QUEUED: 1},
+        "a": {JobState.SUCCEEDED: 3},
+        "b": {JobState.FAILED: 3, JobState.CANCELLED: 3},
+    }
+    assert [r.id for r in failed] == ["failed-1", "failed-2", "failed-3"]  # newest first
+    assert {r.id for r in by_prefix} == {"cancelled-1", "cancelled-2", "cancelled-3"}
+    assert after_retry["b"] == {JobState.QUEUED: 1, JobState.FAILED: 2, JobState.CANCELLED: 3}
+    assert claimed.id == "old"
+    assert indexes(conninfo, schema) == INDEXES
+    assert tables(conninfo, schema) == TABLES
+    with psycopg.connect(conninfo) as conn:
+        row = conn.execute(
+            "SELECT collation_name FROM information_schema.columns "
+            "WHERE table_schema = %s AND table_name = 'conveyor_jobs' AND column_name = 'id'",
+            (schema,),
+        ).fetchone()
+    assert row == ("C",)  # ids compare byte by byte: a prefix is a range of the id index

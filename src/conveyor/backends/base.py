@@ -32,6 +32,7 @@ LIMIT_SCAN = 100
 MAX_LIMIT = 2**31 - 1  # a concurrency or rate limit: it fits every store's integer column
 MAX_LIMIT_KEY = 200  # characters of a limit or rate key
 MAX_RATE_PERIOD = 366 * 86400.0  # seconds: a year, and a day to spare
+DELETE_CHUNK = 500  # ids `Backend.delete` hands the store in one operation
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -58,6 +59,9 @@ class Ack:
     error: JobError | None = None
     retry_in: float = 0.0
     follow_ups: Sequence[JobRecord] = ()
+    # the job's task and queue, for the per-minute outcome counters written with the ack
+    task: str = ""
+    queue: str = ""
 
 
 @dataclasses.dataclass(slots=True)
@@ -87,11 +91,63 @@ class Enqueued:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class JobFilter:
+    """Which jobs to list, newest first. Every filter given must hold.
+
+    `cursor` pages by keyset: the `next_cursor` of the page before (`Backend.page_jobs`),
+    so a page costs the same however deep it is. `offset` skips rows (slow far down)."""
+
     queue: str | None = None
     state: JobState | None = None
     task: str | None = None
     limit: int = 50
     offset: int = 0
+    id_prefix: str | None = None  # ids starting with this
+    since: float | None = None  # enqueued at or after (epoch seconds, the store's clock)
+    until: float | None = None  # enqueued before
+    worker: str | None = None  # claimed by this worker (its active jobs, say)
+    cursor: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class JobPage:
+    jobs: list[JobRecord]
+    next_cursor: str | None  # None on the last page
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class WorkerInfo:
+    """A live worker, as it registers itself and renews with each heartbeat."""
+
+    name: str
+    host: str
+    pid: int
+    queues: tuple[str, ...]
+    concurrency: int
+    started_at: float  # epoch seconds
+    processed: int = 0  # jobs it finished so far
+    last_seen: float = 0.0  # the store's clock at its latest heartbeat (set by the store)
+
+
+# the outcomes the per-minute counters keep, by the state an ack leaves a job in
+COUNTED_OUTCOMES: dict[JobState, str] = {
+    JobState.SUCCEEDED: "succeeded",
+    JobState.FAILED: "failed",
+    JobState.SCHEDULED: "retried",
+    JobState.CANCELLED: "cancelled",
+    JobState.QUEUED: "handed_back",
+}
+OUTCOME_RETENTION = 7 * 86400.0  # seconds the per-minute counters are kept
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class OutcomeCount:
+    """How many attempts of a task on a queue ended one way during one minute."""
+
+    minute: float  # epoch seconds of the minute's start, on the store's clock
+    queue: str
+    task: str
+    outcome: str  # one of COUNTED_OUTCOMES' values
+    count: int
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -266,9 +322,22 @@ class Backend(abc.ABC):
 
     async def list_jobs(self, query: JobFilter) -> list[JobRecord]:
         """Jobs matching the filter, newest first."""
+        return (await self.page_jobs(query)).jobs
+
+    async def page_jobs(self, query: JobFilter) -> JobPage:
+        """A page of the jobs matching the filter, newest first, and the cursor of the next
+        page. With `query.cursor`, as fast on the thousandth page as on the first."""
         if query.limit < 0 or query.offset < 0:
             raise ValueError("limit and offset must be >= 0")
-        return await self._list(query)
+        if query.cursor is not None and query.offset:
+            raise ValueError("page with a cursor or an offset, not both")
+        for name in ("since", "until"):
+            moment = getattr(query, name)
+            if moment is not None and (
+                not isinstance(moment, int | float) or not math.isfinite(moment)
+            ):
+                raise ValueError(f"{name} must be a finite time in epoch seconds, got {moment!r}")
+        return await self._page(query)
 
     async def counts(self) -> dict[str, dict[JobState, int]]:
         """Number of live jobs per queue and state."""
@@ -283,6 +352,44 @@ class Backend(abc.ABC):
         """
         found = await self._backlog()
         return {queue: backlog for queue, backlog in found.items() if backlog != NO_BACKLOG}
+
+    # -- the fleet, the queues' switches and their history ---------------------------------
+
+    async def register_worker(self, worker: WorkerInfo, ttl: float) -> None:
+        """Record `worker` as live for `ttl` seconds; each heartbeat calls it again (with
+        its `processed` so far). An entry not renewed within its ttl is gone."""
+        if not isinstance(ttl, int | float) or not math.isfinite(ttl) or ttl <= 0:
+            raise ValueError(f"ttl must be a positive, finite number of seconds, got {ttl!r}")
+        await self._register_worker(worker, ttl)
+
+    async def deregister_worker(self, name: str) -> None:
+        """Drop a worker's entry (it stopped)."""
+        await self._deregister_worker(name)
+
+    async def workers(self) -> list[WorkerInfo]:
+        """The live workers, by name, with `last_seen` on the store's clock."""
+        return sorted(await self._workers(), key=lambda w: w.name)
+
+    async def pause_queue(self, queue: str) -> None:
+        """Stop every worker from claiming the queue's jobs; they stay queued until it
+        resumes. Enqueues go on."""
+        _check_queue_name(queue)
+        await self._set_paused(queue, True)
+
+    async def resume_queue(self, queue: str) -> None:
+        _check_queue_name(queue)
+        await self._set_paused(queue, False)
+        self._notify_work()
+
+    async def paused_queues(self) -> frozenset[str]:
+        return await self._paused_queues()
+
+    async def outcome_counts(self, since: float) -> list[OutcomeCount]:
+        """The per-minute outcome counters of the minutes from `since` (epoch seconds) on,
+        oldest first. They are written with each batch of acknowledgements and kept for
+        OUTCOME_RETENTION seconds."""
+        counts = await self._outcome_counts(since)
+        return sorted(counts, key=lambda c: (c.minute, c.queue, c.task, c.outcome))
 
     async def purge(
         self,
@@ -299,6 +406,24 @@ class Backend(abc.ABC):
     async def purge_expired(self) -> int:
         """Delete jobs whose result time-to-live has passed."""
         return await self._purge_expired()
+
+    async def delete(self, job_ids: Sequence[str]) -> int:
+        """Delete the finished jobs (succeeded, failed, cancelled) among `job_ids`; return
+        how many. Live jobs (scheduled, queued, active) are left alone, unknown ids ignored.
+
+        Each DELETE_CHUNK ids are one operation of the store, which removes the jobs from
+        every index and count and frees their unique keys: a deleted job's id can be
+        enqueued again."""
+        if isinstance(job_ids, str | bytes) or not isinstance(job_ids, Sequence):
+            raise TypeError(f"job_ids must be a sequence of job ids, got {job_ids!r:.100}")
+        wanted = list(dict.fromkeys(job_ids))
+        for job_id in wanted:
+            if not isinstance(job_id, str):
+                raise TypeError(f"a job id must be a str, got {job_id!r:.100}")
+        deleted = 0
+        for start in range(0, len(wanted), DELETE_CHUNK):
+            deleted += await self._delete(wanted[start : start + DELETE_CHUNK])
+        return deleted
 
     @contextlib.asynccontextmanager
     async def watch_job(self, job_id: str, poll: float | None = None) -> AsyncIterator[JobWatch]:
@@ -377,7 +502,25 @@ class Backend(abc.ABC):
     async def _get(self, job_id: str) -> JobRecord | None: ...
 
     @abc.abstractmethod
-    async def _list(self, query: JobFilter) -> list[JobRecord]: ...
+    async def _page(self, query: JobFilter) -> JobPage: ...
+
+    @abc.abstractmethod
+    async def _register_worker(self, worker: WorkerInfo, ttl: float) -> None: ...
+
+    @abc.abstractmethod
+    async def _deregister_worker(self, name: str) -> None: ...
+
+    @abc.abstractmethod
+    async def _workers(self) -> list[WorkerInfo]: ...
+
+    @abc.abstractmethod
+    async def _set_paused(self, queue: str, paused: bool) -> None: ...
+
+    @abc.abstractmethod
+    async def _paused_queues(self) -> frozenset[str]: ...
+
+    @abc.abstractmethod
+    async def _outcome_counts(self, since: float) -> list[OutcomeCount]: ...
 
     @abc.abstractmethod
     async def _counts(self) -> dict[str, dict[JobState, int]]: ...
@@ -392,6 +535,11 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     async def _purge_expired(self) -> int: ...
+
+    @abc.abstractmethod
+    async def _delete(self, job_ids: Sequence[str]) -> int:
+        """Delete the finished jobs among `job_ids` (distinct, at most DELETE_CHUNK) in one
+        operation, as a purge deletes each; how many whose record had not expired."""
 
     @abc.abstractmethod
     async def _now(self) -> float: ...
@@ -592,6 +740,27 @@ def new_record(job: JobRecord, now: float) -> JobRecord:
         limit=job.limit, rate_key=job.rate_key, rate_limit=job.rate_limit,
         rate_period=job.rate_period,
     )  # fmt: skip
+
+
+def _check_queue_name(queue: object) -> None:
+    if not isinstance(queue, str) or not 0 < len(queue) <= 100:
+        raise ConfigurationError(f"a queue name must be 1 to 100 characters, got {queue!r}")
+
+
+def outcome_tally(acks: Sequence[Ack], accepted: Sequence[bool]) -> dict[tuple[str, str, str], int]:
+    """The accepted acks counted by (queue, task, outcome): one batch's increments of the
+    per-minute outcome counters."""
+    tally: dict[tuple[str, str, str], int] = {}
+    for ack, ok in zip(acks, accepted, strict=True):
+        if ok:
+            key = (ack.queue, ack.task, COUNTED_OUTCOMES[ack.state])
+            tally[key] = tally.get(key, 0) + 1
+    return tally
+
+
+def minute_of(now: float) -> float:
+    """The start of the minute `now` falls in, the key of the outcome counters."""
+    return now - now % 60.0
 
 
 def backlog_of_rows(rows: Iterable[tuple[str, str, int, float]]) -> dict[str, QueueBacklog]:

@@ -17,26 +17,35 @@ from typing import ClassVar
 
 from conveyor.backends.base import (
     BACKLOG_STATES,
+    FINISHED,
     LIMIT_SCAN,
     LOST,
+    OUTCOME_RETENTION,
     Ack,
     Backend,
     Capabilities,
     Enqueued,
     JobFilter,
+    JobPage,
     Lease,
     LeaseStatus,
+    OutcomeCount,
     QueueBacklog,
     Recovered,
     RunningUpdate,
+    WorkerInfo,
     bucket_tokens,
+    minute_of,
     new_record,
+    outcome_tally,
     reset_for_retry,
     worker_lost_error,
 )
 from conveyor.job import PENDING_STATES, JobRecord, JobState
 
 _HeapEntry = tuple[int, float, int, str, int]  # -priority, due_at, seq, job id, version
+# (enqueued_at, seq): the order of listings, newest first, and their cursor
+_Key = tuple[float, int]
 
 
 class MemoryBackend(Backend):
@@ -58,6 +67,10 @@ class MemoryBackend(Backend):
         self._buckets: dict[str, tuple[float, float]] = {}  # rate key -> (tokens, at)
         self._freed = False  # a limit slot opened: wake idle workers once the lock is let go
         self._counter = itertools.count(1)  # seqs and versions: never reused, even for an id
+        self._registry: dict[str, tuple[WorkerInfo, float]] = {}  # name -> (info, expiry)
+        self._paused: set[str] = set()
+        # the per-minute outcome counters: (minute, queue, task, outcome) -> attempts
+        self._outcomes: dict[tuple[float, str, str, str], int] = {}
 
     # -- helpers (call with the lock held) ------------------------------------------------
 
@@ -185,7 +198,11 @@ class MemoryBackend(Backend):
         with self._lock:
             now = time.time()
             self._promote_due(now)
-            heaps = [self._ready[q] for q in dict.fromkeys(queues) if q in self._ready]
+            heaps = [
+                self._ready[q]
+                for q in dict.fromkeys(queues)
+                if q in self._ready and q not in self._paused
+            ]
             # jobs held back by their limits, per heap: set aside, pushed back after the claim
             held: list[list[_HeapEntry]] = [[] for _ in heaps]
             while len(claimed) < limit:
@@ -266,6 +283,10 @@ class MemoryBackend(Backend):
                     self._finish(record, item.state, now)
                 for follow_up in item.follow_ups:
                     self._insert(follow_up, now)
+            minute = minute_of(now)
+            for (queue, task, outcome), jobs in outcome_tally(acks, accepted).items():
+                key = (minute, queue, task, outcome)
+                self._outcomes[key] = self._outcomes.get(key, 0) + jobs
         self._wake_if_freed()
         return accepted
 
@@ -340,18 +361,56 @@ class MemoryBackend(Backend):
             record = self._live(job_id, now)
             return None if record is None else _observed(record, now)
 
-    async def _list(self, query: JobFilter) -> list[JobRecord]:
+    async def _page(self, query: JobFilter) -> JobPage:
+        after = None if query.cursor is None else _cursor_key(query.cursor)
         with self._lock:
             now = time.time()
-            ordered = sorted(self._jobs.values(), key=lambda r: self._seq[r.id], reverse=True)
-            matching = [
-                seen
-                for seen in (_observed(r, now) for r in ordered if not _expired(r, now))
-                if (query.queue is None or seen.queue == query.queue)
-                and (query.state is None or seen.state is query.state)
-                and (query.task is None or seen.task == query.task)
+            live = [r for r in self._jobs.values() if not _expired(r, now)]
+            keyed = [((r.enqueued_at, self._seq[r.id]), _observed(r, now)) for r in live]
+        matching = [
+            (key, seen)
+            for key, seen in keyed
+            if _matches(seen, query) and (after is None or key < after)
+        ]
+        matching.sort(key=lambda pair: pair[0], reverse=True)
+        found = matching[query.offset : query.offset + query.limit + 1]
+        page = found[: query.limit]
+        more = len(found) > query.limit and query.limit > 0
+        return JobPage([seen for _, seen in page], _cursor(page[-1][0]) if more else None)
+
+    async def _register_worker(self, worker: WorkerInfo, ttl: float) -> None:
+        with self._lock:
+            now = time.time()
+            seen = dataclasses.replace(worker, last_seen=now)
+            self._registry[worker.name] = (seen, now + ttl)
+
+    async def _deregister_worker(self, name: str) -> None:
+        with self._lock:
+            self._registry.pop(name, None)
+
+    async def _workers(self) -> list[WorkerInfo]:
+        with self._lock:
+            now = time.time()
+            return [info for info, expiry in self._registry.values() if expiry > now]
+
+    async def _set_paused(self, queue: str, paused: bool) -> None:
+        with self._lock:
+            if paused:
+                self._paused.add(queue)
+            else:
+                self._paused.discard(queue)
+
+    async def _paused_queues(self) -> frozenset[str]:
+        with self._lock:
+            return frozenset(self._paused)
+
+    async def _outcome_counts(self, since: float) -> list[OutcomeCount]:
+        with self._lock:
+            return [
+                OutcomeCount(minute, queue, task, outcome, jobs)
+                for (minute, queue, task, outcome), jobs in self._outcomes.items()
+                if minute >= since
             ]
-        return matching[query.offset : query.offset + query.limit]
 
     async def _counts(self) -> dict[str, dict[JobState, int]]:
         counts: dict[str, dict[JobState, int]] = {}
@@ -407,9 +466,25 @@ class MemoryBackend(Backend):
                 self._drop(job_id)
         return len(doomed)
 
+    async def _delete(self, job_ids: Sequence[str]) -> int:
+        with self._lock:
+            now = time.time()
+            doomed = [
+                job_id
+                for job_id in job_ids
+                if (record := self._live(job_id, now)) is not None and record.state in FINISHED
+            ]
+            for job_id in doomed:
+                self._drop(job_id)
+        return len(doomed)
+
     async def _purge_expired(self) -> int:
         with self._lock:
             now = time.time()
+            for key in [k for k in self._outcomes if k[0] < now - OUTCOME_RETENTION]:
+                del self._outcomes[key]
+            for name in [n for n, (_, expiry) in self._registry.items() if expiry <= now]:
+                del self._registry[name]
             doomed = [r.id for r in self._jobs.values() if _expired(r, now)]
             for job_id in doomed:
                 self._drop(job_id)
@@ -423,6 +498,8 @@ class MemoryBackend(Backend):
             now = time.time()
             self._promote_due(now)
             for queue in dict.fromkeys(queues):
+                if queue in self._paused:
+                    continue  # its jobs are no work until it resumes
                 heap = self._ready.get(queue, [])
                 while heap and not self._valid(heap[0]):
                     heapq.heappop(heap)
@@ -448,6 +525,34 @@ def _copy(record: JobRecord) -> JobRecord:
 
 def _expired(record: JobRecord, now: float) -> bool:
     return record.expires_at is not None and record.expires_at <= now
+
+
+def _matches(seen: JobRecord, query: JobFilter) -> bool:
+    """Whether a job, as readers see it, passes every filter of the query."""
+    return (
+        (query.queue is None or seen.queue == query.queue)
+        and (query.state is None or seen.state is query.state)
+        and (query.task is None or seen.task == query.task)
+        and (query.id_prefix is None or seen.id.startswith(query.id_prefix))
+        and (query.since is None or seen.enqueued_at >= query.since)
+        and (query.until is None or seen.enqueued_at < query.until)
+        and (query.worker is None or seen.worker == query.worker)
+    )
+
+
+def _cursor(key: _Key) -> str:
+    enqueued_at, seq = key
+    return f"{enqueued_at!r}:{seq}"
+
+
+def _cursor_key(cursor: str) -> _Key:
+    try:
+        enqueued_at, seq = cursor.split(":")
+        return float(enqueued_at), int(seq)
+    except ValueError:
+        raise ValueError(
+            f"{cursor!r} is not a cursor of this backend: pass a page's next_cursor"
+        ) from None
 
 
 def _observed(record: JobRecord, now: float) -> JobRecord:

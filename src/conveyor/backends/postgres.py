@@ -11,11 +11,17 @@ other query option goes to libpq unchanged (`sslmode`, `connect_timeout`, ...).
 Claims take a batch with `FOR UPDATE SKIP LOCKED`, so workers never wait for each other.
 A claim that meets jobs with concurrency or rate limits goes on in a short transaction: it
 locks their keys (advisory locks) before it counts their active jobs and tokens, so the
-limits hold across every worker; a claim that meets none stays one round trip.
+limits hold across every worker; a claim that meets none stays one round trip. The claim
+statement itself leaves paused queues out, so a pause committed before it began holds.
 Every change is announced with NOTIFY in the transaction that makes it: idle workers wake
 within milliseconds of an enqueue and `result()` and `events()` hear about their job, while
 a slow look at the table covers notifications lost to a reconnect. Due times and leases
 come from the server's clock. `connection=` enqueues inside the caller's own transaction.
+
+What the dashboard reads costs the same however much history the table keeps: listings
+walk indexes in listing order and stop after a page (postgres_sql.LIST); the statements
+that finish, retry or delete jobs keep the finished jobs' counts as they go, and each ack
+statement adds to the per-minute outcome counters.
 
 psycopg pools belong to the event loop that made them; this backend keeps one per loop, so
 the sync portal and an app's own loop can share one backend object.
@@ -37,19 +43,24 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 from conveyor.backends.base import (
+    COUNTED_OUTCOMES,
     LIMIT_SCAN,
     LOST,
+    OUTCOME_RETENTION,
     Ack,
     Backend,
     Capabilities,
     Enqueued,
     JobFilter,
+    JobPage,
     JobWatch,
     Lease,
     LeaseStatus,
+    OutcomeCount,
     QueueBacklog,
     Recovered,
     RunningUpdate,
+    WorkerInfo,
     backlog_of_rows,
     bucket_tokens,
     worker_lost_error,
@@ -67,9 +78,16 @@ except ImportError as exc:  # pragma: no cover - depends on the install
 
 from conveyor.backends.postgres_caller import AsyncRunner, Row, caller_runner
 from conveyor.backends.postgres_listen import Listener, Subscription
-from conveyor.backends.postgres_rows import as_float, error_json, insert, record
+from conveyor.backends.postgres_rows import (
+    as_float,
+    cursor_of,
+    cursor_place,
+    error_json,
+    insert,
+    record,
+)
 from conveyor.backends.postgres_schema import migrate, quoted
-from conveyor.backends.postgres_sql import COLUMNS, LIVE, Statements
+from conveyor.backends.postgres_sql import Statements, listing
 
 logger = logging.getLogger("conveyor.postgres")
 
@@ -78,6 +96,8 @@ CONNECT_TIMEOUT = 5  # seconds, unless the URL sets connect_timeout
 # how often a waiter looks at the table when no notification came: they can be lost
 FALLBACK_POLL = 5.0
 BATCH = 1000  # rows per statement when recovering leases or purging
+# a worker's registration outlives no more than this (make_interval's range is far wider)
+MAX_WORKER_TTL = 100 * 365 * 86400.0
 
 
 class PostgresBackend(Backend):
@@ -123,27 +143,28 @@ class PostgresBackend(Backend):
             raise BackendUnavailable(f"PostgreSQL at {self._where()} failed: {exc}") from exc
 
     async def _rows(
-        self, query: bytes, params: Mapping[str, Any] | None = None, *, retry: bool = False
+        self,
+        query: bytes,
+        params: Mapping[str, Any] | None = None,
+        *,
+        retry: bool = False,
+        prepare: bool | None = None,
     ) -> list[Row]:
         """Run one statement on a pooled connection (its own transaction).
 
         `retry`: run it once more on another connection if the first one was dead, as
         pooled connections are after a server restart; only for idempotent statements.
+        `prepare=False`: plan it for these parameters every time, never from a cached plan.
         """
         try:
             async with self._connection() as conn:
-                return await AsyncRunner(conn).rows(query, params or {})
+                return await AsyncRunner(conn).rows(query, params or {}, prepare=prepare)
         except BackendUnavailable:
             if not retry:
                 raise
         await (await self._ready()).check()
         async with self._connection() as conn:
-            return await AsyncRunner(conn).rows(query, params or {})
-
-    async def _count(self, query: bytes, params: Mapping[str, Any]) -> int:
-        async with self._connection() as conn:
-            cursor = await conn.execute(query, params)
-            return max(0, cursor.rowcount)
+            return await AsyncRunner(conn).rows(query, params or {}, prepare=prepare)
 
     def _where(self) -> str:
         parsed = urllib.parse.urlsplit(self.url)
@@ -287,6 +308,9 @@ class PostgresBackend(Backend):
             "error": [error_json(ack.error) for ack in chosen],
             "retry_in": [float(ack.retry_in) for ack in chosen],
             "unrun": [1 if ack.state is JobState.QUEUED else 0 for ack in chosen],
+            "outcome": [COUNTED_OUTCOMES[ack.state] for ack in chosen],
+            "task": [ack.task or None for ack in chosen],
+            "queue": [ack.queue or None for ack in chosen],
             "work": self.sql.work_channel,
             "events": self.sql.events_channel,
         }
@@ -368,35 +392,20 @@ class PostgresBackend(Backend):
         rows = await self._rows(self.sql.select_one, {"id": job_id}, retry=True)
         return record(rows[0]) if rows else None
 
-    async def _list(self, query: JobFilter) -> list[JobRecord]:
-        clauses = [LIVE]
-        params: dict[str, Any] = {"limit": query.limit, "offset": query.offset}
-        if query.queue is not None:
-            clauses.append("j.queue = %(queue)s")
-            params["queue"] = query.queue
-        if query.task is not None:
-            clauses.append("j.task = %(task)s")
-            params["task"] = query.task
-        if query.state is JobState.QUEUED:
-            clauses.append(
-                "(j.state = 'queued' OR (j.state = 'scheduled' "
-                "AND j.due_at <= statement_timestamp()))"
-            )
-        elif query.state is JobState.SCHEDULED:
-            clauses.append("j.state = 'scheduled' AND j.due_at > statement_timestamp()")
-        elif query.state is not None:
-            clauses.append("j.state = %(state)s")
-            params["state"] = query.state.value
-        sql = (
-            f"SELECT {COLUMNS} FROM {self.sql.jobs} AS j WHERE {' AND '.join(clauses)} "
-            "ORDER BY j.seq DESC LIMIT %(limit)s OFFSET %(offset)s"
-        )
-        return [record(row) for row in await self._rows(sql.encode(), params, retry=True)]
+    async def _page(self, query: JobFilter) -> JobPage:
+        after = None if query.cursor is None else cursor_place(query.cursor)
+        statement, params = listing(self.sql, query, after)
+        # planned for its values each time: how selective a filter is decides which index
+        # to walk, and a cached plan would pick one for all values
+        rows = await self._rows(statement, params, retry=True, prepare=False)
+        page = rows[: query.limit]
+        more = len(rows) > len(page) > 0  # after an empty page, the next starts at the top
+        return JobPage([record(row) for row in page], cursor_of(page[-1]) if more else None)
 
     async def _counts(self) -> dict[str, dict[JobState, int]]:
         counts: dict[str, dict[JobState, int]] = {}
         for queue, state, n in await self._rows(self.sql.counts, retry=True):
-            counts.setdefault(queue, {})[JobState(state)] = n
+            counts.setdefault(queue, {})[JobState(state)] = int(n)
         return counts
 
     async def _backlog(self) -> dict[str, QueueBacklog]:
@@ -414,15 +423,58 @@ class PostgresBackend(Backend):
         return await self._delete_in_batches(self.sql.purge, params)
 
     async def _purge_expired(self) -> int:
-        return await self._delete_in_batches(self.sql.purge_expired, {"batch": BATCH})
+        deleted = await self._delete_in_batches(self.sql.purge_expired, {"batch": BATCH})
+        await self._rows(self.sql.tidy, {"retention": OUTCOME_RETENTION})
+        return deleted
+
+    async def _delete(self, job_ids: Sequence[str]) -> int:
+        ((deleted,),) = await self._rows(self.sql.delete_ids, {"ids": list(job_ids)})
+        return int(deleted)
 
     async def _delete_in_batches(self, query: bytes, params: Mapping[str, Any]) -> int:
         total = 0
         while True:
-            deleted = await self._count(query, params)
+            ((found,),) = await self._rows(query, params)
+            deleted = int(found)
             total += deleted
             if deleted < BATCH:
                 return total
+
+    async def _register_worker(self, worker: WorkerInfo, ttl: float) -> None:
+        params = {
+            "name": worker.name, "host": worker.host, "pid": worker.pid,
+            "queues": list(worker.queues), "concurrency": worker.concurrency,
+            "started_at": float(worker.started_at), "processed": worker.processed,
+            "ttl": min(float(ttl), MAX_WORKER_TTL),
+        }  # fmt: skip
+        await self._rows(self.sql.register_worker, params, retry=True)
+
+    async def _deregister_worker(self, name: str) -> None:
+        await self._rows(self.sql.deregister_worker, {"name": name}, retry=True)
+
+    async def _workers(self) -> list[WorkerInfo]:
+        return [
+            WorkerInfo(
+                name, host, pid, tuple(queues), concurrency, started_at, processed, last_seen
+            )
+            for name, host, pid, queues, concurrency, started_at, processed, last_seen in (
+                await self._rows(self.sql.workers, retry=True)
+            )
+        ]
+
+    async def _set_paused(self, queue: str, paused: bool) -> None:
+        if paused:
+            await self._rows(self.sql.pause, {"queue": queue}, retry=True)
+        else:
+            params = {"queue": queue, "work": self.sql.work_channel}
+            await self._rows(self.sql.resume, params, retry=True)
+
+    async def _paused_queues(self) -> frozenset[str]:
+        return frozenset(row[0] for row in await self._rows(self.sql.paused, retry=True))
+
+    async def _outcome_counts(self, since: float) -> list[OutcomeCount]:
+        rows = await self._rows(self.sql.outcome_counts, {"since": since}, retry=True)
+        return [OutcomeCount(*row) for row in rows]
 
     async def _now(self) -> float:
         ((now,),) = await self._rows(self.sql.now, retry=True)

@@ -38,8 +38,10 @@ class AsyncRunner:
     def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
         self.conn = conn
 
-    async def rows(self, query: bytes, params: Mapping[str, Any]) -> list[Row]:
-        cursor = await self.conn.execute(query, params)
+    async def rows(
+        self, query: bytes, params: Mapping[str, Any], *, prepare: bool | None = None
+    ) -> list[Row]:
+        cursor = await self.conn.execute(query, params, prepare=prepare)
         return list(await cursor.fetchall()) if cursor.description else []
 
 

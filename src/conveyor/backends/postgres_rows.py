@@ -1,9 +1,11 @@
-"""Rows of the jobs table as JobRecords, and storing new jobs on any connection."""
+"""Rows of the jobs table as JobRecords and listing cursors, and storing new jobs on any
+connection."""
 
 from __future__ import annotations
 
 import datetime
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,6 +14,11 @@ from conveyor.backends.postgres_caller import Row, Runner
 from conveyor.backends.postgres_sql import Statements
 from conveyor.errors import EnqueueError
 from conveyor.job import JobError, JobRecord, JobState, UniqueUntil
+
+EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
+MICROSECOND = datetime.timedelta(microseconds=1)
+# a listing cursor: the enqueued_at (microseconds since the epoch) and seq of a page's last job
+CURSOR = re.compile(r"(-?[0-9]{1,18}):([0-9]{1,18})")
 
 
 async def insert(run: Runner, sql: Statements, jobs: Sequence[JobRecord]) -> list[Enqueued]:
@@ -150,3 +157,21 @@ def record(row: Row) -> JobRecord:
         limit_key=row[30], limit=row[31], rate_key=row[32], rate_limit=row[33],
         rate_period=row[34],
     )  # fmt: skip
+
+
+def cursor_of(row: Row) -> str:
+    """The cursor of a page that ends with the job of `row`: its place in listing order."""
+    enqueued_at: datetime.datetime = row[12]
+    return f"{(enqueued_at - EPOCH) // MICROSECOND}:{row[26]}"
+
+
+def cursor_place(cursor: str) -> tuple[datetime.datetime, int]:
+    """The (enqueued_at, seq) a cursor names; ValueError for text no page gave."""
+    found = CURSOR.fullmatch(cursor)
+    if found is None:
+        raise ValueError(f"not a cursor of a page of jobs: {cursor!r}")
+    try:
+        enqueued_at = EPOCH + int(found[1]) * MICROSECOND
+    except OverflowError:
+        raise ValueError(f"not a cursor of a page of jobs: {cursor!r}") from None
+    return enqueued_at, int(found[2])

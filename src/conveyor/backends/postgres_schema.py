@@ -1,7 +1,8 @@
 """The PostgreSQL schema and its migrations, versioned in a `conveyor_migrations` table.
 
 Everything lives in one schema (the URL's `?schema=`, default `public`): the jobs table,
-its indexes, the rate buckets and the table of applied migrations. `migrate` is idempotent
+its indexes, the rate buckets, the finished jobs' counts, the per-minute outcome counters,
+the worker registry, the paused queues and the table of applied migrations. `migrate` is idempotent
 and safe to run from several processes at once: they queue on an advisory lock taken for
 that schema, and each migration is applied in the same transaction that records it.
 """
@@ -111,6 +112,89 @@ MIGRATIONS: list[list[str]] = [
             key text PRIMARY KEY,
             tokens double precision NOT NULL,
             updated_at timestamptz NOT NULL
+        )
+        """,
+    ],
+    [
+        # Listings read jobs newest first, (enqueued_at, seq) descending, by walking indexes
+        # in that order from the top (or from a cursor) until a page is full: the jobs of
+        # each live state through the state index, the finished ones through the three
+        # below (see postgres_sql.LIST).
+        #
+        # ids compare byte by byte, whatever the database's collation: an id prefix is then
+        # a range of the id index (equality, all the id is ever compared by, is unchanged)
+        'ALTER TABLE {schema}.conveyor_jobs ALTER COLUMN id TYPE text COLLATE "C"',
+        # the state index, lengthened: each state's jobs (and a queue's, checked inside the
+        # index) in listing order; the backlog still counts each state's jobs per queue from
+        # it alone. Every version of a job had an entry in it already: it costs no new one
+        "DROP INDEX {schema}.conveyor_jobs_state",
+        """
+        CREATE INDEX conveyor_jobs_state ON {schema}.conveyor_jobs
+            (state, enqueued_at, seq, queue)
+        """,
+        # every finished job, a queue's, a task's, in listing order, so a quiet queue or a
+        # rare task is found without reading the busy ones; a time range is a range of each.
+        # Enqueues and claims write none of them, only the ack that finishes a job
+        """
+        CREATE INDEX conveyor_jobs_finished ON {schema}.conveyor_jobs (enqueued_at, seq)
+            WHERE state IN ('succeeded', 'failed', 'cancelled')
+        """,
+        """
+        CREATE INDEX conveyor_jobs_finished_queue ON {schema}.conveyor_jobs
+            (queue, enqueued_at, seq) WHERE state IN ('succeeded', 'failed', 'cancelled')
+        """,
+        """
+        CREATE INDEX conveyor_jobs_finished_task ON {schema}.conveyor_jobs
+            (task, enqueued_at, seq) WHERE state IN ('succeeded', 'failed', 'cancelled')
+        """,
+        # Changes to the number of finished jobs per queue and state, one row per statement
+        # that moved some (appended, never updated: no two statements wait for each other),
+        # folded into one row each by purge_expired: counts() sums them instead of reading
+        # the history. Every statement of conveyor's that moves a job into or out of a
+        # finished state, or deletes one, adds its row here.
+        """
+        CREATE TABLE {schema}.conveyor_counts (
+            queue text NOT NULL,
+            state text NOT NULL,
+            jobs bigint NOT NULL
+        ) WITH (autovacuum_vacuum_scale_factor = 0.0, autovacuum_vacuum_threshold = 1000)
+        """,
+        """
+        INSERT INTO {schema}.conveyor_counts (queue, state, jobs)
+        SELECT queue, state, count(*) FROM {schema}.conveyor_jobs
+        WHERE state IN ('succeeded', 'failed', 'cancelled') GROUP BY queue, state
+        """,
+        # how many attempts of a task on a queue ended each way in each minute; each ack
+        # statement adds its accepted acks
+        """
+        CREATE TABLE {schema}.conveyor_outcomes (
+            minute timestamptz NOT NULL,
+            queue text NOT NULL,
+            task text NOT NULL,
+            outcome text NOT NULL,
+            count bigint NOT NULL,
+            PRIMARY KEY (minute, queue, task, outcome)
+        )
+        """,
+        # the live workers, each renewed by its heartbeats until expires_at
+        """
+        CREATE TABLE {schema}.conveyor_workers (
+            name text PRIMARY KEY,
+            host text NOT NULL,
+            pid integer NOT NULL,
+            queues text[] NOT NULL,
+            concurrency integer NOT NULL,
+            started_at double precision NOT NULL,
+            processed bigint NOT NULL,
+            last_seen timestamptz NOT NULL,
+            expires_at timestamptz NOT NULL
+        )
+        """,
+        # the queues no claim takes jobs from
+        """
+        CREATE TABLE {schema}.conveyor_paused (
+            queue text PRIMARY KEY,
+            paused_at timestamptz NOT NULL DEFAULT statement_timestamp()
         )
         """,
     ],

@@ -9,6 +9,10 @@ queue name (once per queue per statement), the jobs channel each changed job's i
 
 from __future__ import annotations
 
+import datetime
+from typing import Any
+
+from conveyor.backends.base import JobFilter
 from conveyor.backends.postgres_schema import quoted
 
 # a job as readers see it: a scheduled job whose time has come reads as queued
@@ -79,9 +83,12 @@ ONE = """
 """
 
 DROP_EXPIRED_IDS = """
-DELETE FROM {jobs} AS j
-WHERE j.id = ANY(%(ids)s::text[]) AND j.expires_at <= statement_timestamp()
-RETURNING j.id
+WITH gone AS (
+    DELETE FROM {jobs} AS j
+    WHERE j.id = ANY(%(ids)s::text[]) AND j.expires_at <= statement_timestamp()
+    RETURNING j.id, j.queue, j.state
+), {uncount}
+SELECT gone.id FROM gone
 """
 
 # Enqueues that name the same unique keys take turns (in key order, so none deadlock);
@@ -104,10 +111,17 @@ SELECT_IDS = "SELECT {columns} FROM {jobs} AS j WHERE j.id = ANY(%(ids)s::text[]
 
 SELECT_ONE = "SELECT {columns} FROM {jobs} AS j WHERE j.id = %(id)s AND {live}"
 
-# The first `depth` due jobs of each queue, best first: one index walk per queue (LATERAL).
-# `lock` is empty, or a row-locking clause.
+# The queues asked for that are not paused: one probe of the paused table's key per queue.
+# A pause committed before the statement began is seen by it.
+UNPAUSED = """
+(SELECT u.name FROM unnest(%(queues)s::text[]) AS u(name)
+ WHERE NOT EXISTS (SELECT 1 FROM {paused} AS s WHERE s.queue = u.name))
+"""
+
+# The first `depth` due jobs of each queue not paused, best first: one index walk per queue
+# (LATERAL). `lock` is empty, or a row-locking clause.
 DUE = """
-unnest(%(queues)s::text[]) AS q(name), LATERAL (
+{unpaused} AS q(name), LATERAL (
     SELECT c.seq, c.priority, c.due_at, c.limit_key, c."limit", c.rate_key, c.rate_limit,
            c.rate_period
     FROM {jobs} AS c
@@ -238,16 +252,24 @@ WHERE j.id = l.id AND j.lease_token = l.token AND j.state = 'active'
 RETURNING j.id, j.cancel_requested
 """
 
+# The minute the statement runs in, the key of the outcome counters (base.minute_of).
+MINUTE = "to_timestamp((floor(extract(epoch FROM statement_timestamp()) / 60) * 60)::float8)"
+
 # `requeue`: a retry (scheduled) or a hand-back (queued); anything else ends the job.
 # The dead-letter store (failed) is kept until purged; other ends expire after result_ttl.
 # The job's queue is woken when the job comes back to it or frees a slot of its limit key
 # (workers of other queues that share the key see the slot at their next look).
+# The accepted acks add to this minute's outcome counters (by the ack's task and queue, the
+# job's when the ack names none; keys in order, so two acks never wait for each other's
+# rows crosswise), and the jobs they finished to the finished counts.
 ACK = """
 WITH a AS (
     SELECT u.*, u.state IN ('scheduled', 'queued') AS requeue
     FROM unnest(%(id)s::text[], %(token)s::text[], %(state)s::text[], %(result)s::bytea[],
-                %(error)s::text[], %(retry_in)s::float8[], %(unrun)s::integer[])
-         WITH ORDINALITY AS u(id, token, state, result, error, retry_in, unrun, ord)
+                %(error)s::text[], %(retry_in)s::float8[], %(unrun)s::integer[],
+                %(outcome)s::text[], %(task)s::text[], %(queue)s::text[])
+         WITH ORDINALITY AS u(id, token, state, result, error, retry_in, unrun, outcome,
+                              task, queue, ord)
 ), done AS (
     UPDATE {jobs} AS j SET
         state = CASE WHEN NOT a.requeue THEN a.state
@@ -267,12 +289,24 @@ WITH a AS (
         lease_expires_at = NULL
     FROM a
     WHERE j.id = a.id AND j.lease_token = a.token AND j.state = 'active'
-    RETURNING a.ord, j.id, j.queue, a.requeue, j.limit_key
+    RETURNING a.ord, j.id, j.queue, a.requeue, j.limit_key, j.state,
+              a.outcome, coalesce(a.task, j.task) AS counted_task,
+              coalesce(a.queue, j.queue) AS counted_queue
 ), woken AS (
     SELECT pg_notify(%(work)s, q.queue)
     FROM (SELECT DISTINCT queue FROM done WHERE requeue OR limit_key IS NOT NULL) AS q
 ), announced AS (
     SELECT pg_notify(%(events)s, done.id) FROM done
+), counted AS (
+    INSERT INTO {outcomes} AS o (minute, queue, task, outcome, count)
+    SELECT {minute}, done.counted_queue, done.counted_task, done.outcome, count(*)
+    FROM done GROUP BY done.counted_queue, done.counted_task, done.outcome
+    ORDER BY done.counted_queue, done.counted_task, done.outcome
+    ON CONFLICT (minute, queue, task, outcome) DO UPDATE SET count = o.count + excluded.count
+), finished AS (
+    INSERT INTO {counts} (queue, state, jobs)
+    SELECT done.queue, done.state, count(*) FROM done WHERE NOT done.requeue
+    GROUP BY done.queue, done.state
 )
 SELECT done.ord, (SELECT count(*) FROM woken), (SELECT count(*) FROM announced) FROM done
 """
@@ -332,6 +366,10 @@ WITH expired AS (
           WHERE state = 'queued' OR limit_key IS NOT NULL) AS q
 ), announced AS (
     SELECT pg_notify(%(events)s, recovered.id) FROM recovered
+), finished AS (
+    INSERT INTO {counts} (queue, state, jobs)
+    SELECT recovered.queue, recovered.state, count(*) FROM recovered
+    WHERE recovered.state <> 'queued' GROUP BY recovered.queue, recovered.state
 )
 SELECT recovered.state, (SELECT count(*) FROM woken), (SELECT count(*) FROM announced)
 FROM recovered
@@ -352,30 +390,58 @@ WITH changed AS (
     RETURNING {columns}
 ), announced AS (
     SELECT pg_notify(%(events)s, changed.id) FROM changed
+), finished AS (
+    INSERT INTO {counts} (queue, state, jobs)
+    SELECT changed.queue, changed.state, 1 FROM changed WHERE changed.state = 'cancelled'
 )
 SELECT changed.*, (SELECT count(*) FROM announced) FROM changed
 """
 
+# The job's finished state is read, its row locked, before it changes: the finished count
+# it leaves is that one.
 RETRY = """
-WITH changed AS (
+WITH was AS (
+    SELECT j.seq, j.state FROM {jobs} AS j
+    WHERE j.id = %(id)s AND j.state IN ('failed', 'cancelled') AND {live}
+    FOR UPDATE
+), changed AS (
     UPDATE {jobs} AS j SET
         state = 'queued', due_at = statement_timestamp(), attempts = 0, recoveries = 0,
         error = NULL, result = NULL, finished_at = NULL, expires_at = NULL,
         cancel_requested = false, progress = NULL, progress_message = NULL
-    WHERE j.id = %(id)s AND j.state IN ('failed', 'cancelled') AND {live}
-    RETURNING {columns}
+    FROM was WHERE j.seq = was.seq
+    RETURNING {columns}, was.state AS was
 ), woken AS (
     SELECT pg_notify(%(work)s, changed.queue) FROM changed
 ), announced AS (
     SELECT pg_notify(%(events)s, changed.id) FROM changed
+), finished AS (
+    INSERT INTO {counts} (queue, state, jobs)
+    SELECT changed.queue, changed.was, -1 FROM changed
 )
 SELECT changed.*, (SELECT count(*) FROM woken), (SELECT count(*) FROM announced) FROM changed
 """
 
+# Never reads the history: the finished jobs are the finished counts' sum, less the records
+# expired and not purged yet (the expiry index, kept short by purge_expired); the live jobs
+# are read from the state index and, for the scheduled jobs that are due, the scheduled
+# index (index-only scans both).
 COUNTS = """
-SELECT j.queue, CASE WHEN j.state = 'scheduled' AND j.due_at <= statement_timestamp()
-                     THEN 'queued' ELSE j.state END AS seen, count(*)
-FROM {jobs} AS j WHERE {live} GROUP BY j.queue, seen
+SELECT c.queue, c.state, sum(c.jobs)::bigint FROM (
+    SELECT f.queue, f.state, f.jobs FROM {counts} AS f
+    UNION ALL
+    SELECT e.queue, e.state, -count(*) FROM {jobs} AS e
+    WHERE e.expires_at <= statement_timestamp() GROUP BY e.queue, e.state
+    UNION ALL
+    SELECT j.queue, j.state, count(*) FROM {jobs} AS j
+    WHERE j.state IN ('scheduled', 'queued', 'active') GROUP BY j.queue, j.state
+    UNION ALL
+    SELECT d.queue, s.state, s.sign * count(*) FROM {jobs} AS d,
+           (VALUES ('queued', 1), ('scheduled', -1)) AS s(state, sign)
+    WHERE d.state = 'scheduled' AND d.due_at <= statement_timestamp()
+    GROUP BY d.queue, s.state, s.sign
+) AS c
+GROUP BY c.queue, c.state HAVING sum(c.jobs) <> 0
 """
 
 # read from two indexes, never visiting a finished job: the jobs of each live (and the
@@ -390,7 +456,17 @@ FROM {jobs} AS d
 WHERE d.state IN ('queued', 'scheduled') AND d.due_at <= statement_timestamp() GROUP BY d.queue
 """
 
-# Deletes go a batch per transaction, so no purge holds many row locks for long.
+# The finished counts less the jobs in `gone` (rows of queue and state) a statement deleted.
+UNCOUNT = """
+uncounted AS (
+    INSERT INTO {counts} (queue, state, jobs)
+    SELECT gone.queue, gone.state, -count(*) FROM gone
+    WHERE gone.state IN ('succeeded', 'failed', 'cancelled') GROUP BY gone.queue, gone.state
+)
+"""
+
+# Deletes go a batch per transaction, so no purge holds many row locks for long. Each
+# statement returns how many jobs it deleted.
 PURGE = """
 WITH doomed AS (
     SELECT d.seq FROM {jobs} AS d
@@ -400,8 +476,10 @@ WITH doomed AS (
       AND (%(queue)s::text IS NULL OR d.queue = %(queue)s)
     LIMIT %(batch)s
     FOR UPDATE SKIP LOCKED
-)
-DELETE FROM {jobs} AS j USING doomed WHERE j.seq = doomed.seq
+), gone AS (
+    DELETE FROM {jobs} AS j USING doomed WHERE j.seq = doomed.seq RETURNING j.queue, j.state
+), {uncount}
+SELECT count(*) FROM gone
 """
 
 PURGE_EXPIRED = """
@@ -410,21 +488,145 @@ WITH doomed AS (
     WHERE d.expires_at IS NOT NULL AND d.expires_at <= statement_timestamp()
     LIMIT %(batch)s
     FOR UPDATE SKIP LOCKED
-)
-DELETE FROM {jobs} AS j USING doomed WHERE j.seq = doomed.seq
+), gone AS (
+    DELETE FROM {jobs} AS j USING doomed WHERE j.seq = doomed.seq RETURNING j.queue, j.state
+), {uncount}
+SELECT count(*) FROM gone
+"""
+
+# The finished jobs among %(ids)s, deleted in one statement as a purge deletes each;
+# returns how many whose record had not expired.
+DELETE_IDS = """
+WITH gone AS (
+    DELETE FROM {jobs} AS j
+    WHERE j.id = ANY(%(ids)s::text[]) AND j.state IN ('succeeded', 'failed', 'cancelled')
+    RETURNING j.queue, j.state, j.expires_at
+), {uncount}
+SELECT count(*) FILTER (WHERE gone.expires_at IS NULL OR gone.expires_at > statement_timestamp())
+FROM gone
 """
 
 # Whether a job of these queues is due now, and if not, in how many seconds one will be.
-# A job its limits hold back is not work; the look past them goes `depth` deep.
+# A job its limits hold back is not work, nor is a paused queue's; the look past held-back
+# jobs goes `depth` deep.
 PENDING = """
 SELECT
     EXISTS (SELECT 1 FROM {due} WHERE {startable}),
     extract(epoch FROM (SELECT min(j.due_at) FROM {jobs} AS j
-                        WHERE j.queue = ANY(%(queues)s::text[]) AND j.state = 'scheduled')
+                        WHERE j.queue = ANY(ARRAY(SELECT q.name FROM {unpaused} AS q(name)))
+                          AND j.state = 'scheduled')
                        - statement_timestamp())::float8
 """
 
 NOW = "SELECT extract(epoch FROM clock_timestamp())::float8"
+
+# -- listing ------------------------------------------------------------------------------
+
+# Jobs newest first, (enqueued_at, seq) descending: the order of the listing indexes, each
+# walked from the top (or from a cursor) until the page is full. A walk holds jobs of one
+# stored state, or of the finished states: a live state's jobs are read from the state index
+# and the finished ones from their own indexes, which enqueues and claims never write. A
+# listing that spans several walks merges their first pages.
+LIST = "SELECT {columns} FROM {jobs} AS j WHERE {where} ORDER BY j.enqueued_at DESC, j.seq DESC"
+# a walk whose jobs are all read first, then sorted (see DUE_WALK)
+LIST_ALL = """
+SELECT * FROM (SELECT {columns} FROM {jobs} AS j WHERE {where} OFFSET 0) AS j
+ORDER BY j.enqueued_at DESC, j.seq DESC
+"""
+PAGE = "{walk} LIMIT %(limit)s OFFSET %(offset)s"
+MERGED_PAGE = """
+SELECT * FROM ({walks}) AS j
+ORDER BY j.enqueued_at DESC, j.seq DESC LIMIT %(limit)s OFFSET %(offset)s
+"""
+# the listing filters, as JobFilter names them
+FILTERS = {
+    "queue": "j.queue = %(queue)s",
+    "task": "j.task = %(task)s",
+    "worker": "j.worker = %(worker)s",
+    "since": "j.enqueued_at >= to_timestamp(%(since)s::float8)",
+    "until": "j.enqueued_at < to_timestamp(%(until)s::float8)",
+    "id_from": "j.id >= %(id_from)s",  # an id prefix: ids from it, before the next prefix
+    "id_before": "j.id < %(id_before)s",
+    "at": "(j.enqueued_at, j.seq) < (%(at)s::timestamptz, %(seq)s::bigint)",  # a cursor
+}
+# The walks of each state a reader asks for (None: every state), as conditions written out
+# in full, so the planner sees which indexes hold the walk's jobs. A queued job is stored
+# queued, or scheduled with its time come.
+#
+# The planner takes a job's state and its due time to be unrelated, when the scheduled jobs
+# are the very ones due later: left to it, it would sort every scheduled job to list those
+# not due, or walk past them all to find the due ones. So the due ones (few: workers take
+# them) are read whole from the scheduled index, and the others walked in listing order,
+# their due time written so that no index matches it.
+FINISHED_WALK = "j.state IN ('succeeded', 'failed', 'cancelled')"
+DUE_WALK = "j.state = 'scheduled' AND j.due_at <= statement_timestamp()"
+NOT_DUE_WALK = "j.state = 'scheduled' AND j.due_at - statement_timestamp() > interval '0'"
+STATE_WALKS: dict[str | None, list[str]] = {
+    None: ["j.state = 'queued'", "j.state = 'scheduled'", "j.state = 'active'", FINISHED_WALK],
+    "queued": ["j.state = 'queued'", DUE_WALK],
+    "scheduled": [NOT_DUE_WALK],
+    "active": ["j.state = 'active'"],
+    "succeeded": ["j.state = 'succeeded'"],
+    "failed": ["j.state = 'failed'"],
+    "cancelled": ["j.state = 'cancelled'"],
+}
+
+# -- the fleet, the queues' switches, the outcome counters ---------------------------------
+
+REGISTER_WORKER = """
+INSERT INTO {workers} AS w (name, host, pid, queues, concurrency, started_at, processed,
+                            last_seen, expires_at)
+VALUES (%(name)s, %(host)s, %(pid)s, %(queues)s::text[], %(concurrency)s, %(started_at)s,
+        %(processed)s, statement_timestamp(),
+        statement_timestamp() + make_interval(secs => %(ttl)s))
+ON CONFLICT (name) DO UPDATE SET
+    host = excluded.host, pid = excluded.pid, queues = excluded.queues,
+    concurrency = excluded.concurrency, started_at = excluded.started_at,
+    processed = excluded.processed, last_seen = excluded.last_seen,
+    expires_at = excluded.expires_at
+"""
+
+DEREGISTER_WORKER = "DELETE FROM {workers} AS w WHERE w.name = %(name)s"
+
+WORKERS = """
+SELECT w.name, w.host, w.pid, w.queues, w.concurrency, w.started_at, w.processed,
+       extract(epoch FROM w.last_seen)::float8
+FROM {workers} AS w WHERE w.expires_at > statement_timestamp()
+"""
+
+PAUSE = "INSERT INTO {paused} (queue) VALUES (%(queue)s) ON CONFLICT (queue) DO NOTHING"
+
+# idle workers of the queue wake, and claim
+RESUME = """
+WITH resumed AS (DELETE FROM {paused} AS s WHERE s.queue = %(queue)s)
+SELECT pg_notify(%(work)s, %(queue)s)
+"""
+
+PAUSED = "SELECT s.queue FROM {paused} AS s"
+
+OUTCOME_COUNTS = """
+SELECT extract(epoch FROM o.minute)::float8, o.queue, o.task, o.outcome, o.count
+FROM {outcomes} AS o WHERE o.minute >= to_timestamp(%(since)s::float8)
+"""
+
+# purge_expired's chores besides the jobs: expired workers, outcome counters past their
+# retention, and the finished counts folded into one row per queue and state (each sum is
+# of the rows this statement deleted, so two at once count nothing twice)
+TIDY = """
+WITH workers AS (
+    DELETE FROM {workers} AS w WHERE w.expires_at <= statement_timestamp()
+), outcomes AS (
+    DELETE FROM {outcomes} AS o
+    WHERE o.minute < statement_timestamp() - make_interval(secs => %(retention)s)
+), gone AS (
+    DELETE FROM {counts} AS f RETURNING f.queue, f.state, f.jobs
+), folded AS (
+    INSERT INTO {counts} (queue, state, jobs)
+    SELECT gone.queue, gone.state, sum(gone.jobs) FROM gone
+    GROUP BY gone.queue, gone.state HAVING sum(gone.jobs) <> 0
+)
+SELECT count(*) FROM gone
+"""
 
 # Sent with CLAIM in one pipeline, so both run in one implicit transaction and the settings
 # end with it. Left alone, the planner plans every claim afresh (it prices the cached plan
@@ -443,14 +645,23 @@ class Statements:
     def __init__(self, schema: str) -> None:
         jobs = f"{quoted(schema)}.conveyor_jobs"
         rates = f"{quoted(schema)}.conveyor_rates"
+        counts = f"{quoted(schema)}.conveyor_counts"
+        unpaused = UNPAUSED.format(paused=f"{quoted(schema)}.conveyor_paused")
         parts = {
             "jobs": jobs,
             "rates": rates,
+            "counts": counts,
+            "outcomes": f"{quoted(schema)}.conveyor_outcomes",
+            "workers": f"{quoted(schema)}.conveyor_workers",
+            "paused": f"{quoted(schema)}.conveyor_paused",
+            "unpaused": unpaused,
+            "minute": MINUTE,
             "columns": COLUMNS,
             "live": LIVE,
-            "due": DUE.format(jobs=jobs, lock=""),
-            "due_locked": DUE.format(jobs=jobs, lock="FOR UPDATE SKIP LOCKED"),
+            "due": DUE.format(unpaused=unpaused, jobs=jobs, lock=""),
+            "due_locked": DUE.format(unpaused=unpaused, jobs=jobs, lock="FOR UPDATE SKIP LOCKED"),
             "startable": STARTABLE.format(jobs=jobs, rates=rates),
+            "uncount": UNCOUNT.format(counts=counts),
         }
         parts["take"] = TAKE.format(**parts)
         for name, source in (("insert_many", MANY), ("insert_one", ONE)):
@@ -481,7 +692,16 @@ class Statements:
         self.backlog = build(BACKLOG)
         self.purge = build(PURGE)
         self.purge_expired = build(PURGE_EXPIRED)
+        self.delete_ids = build(DELETE_IDS)
         self.pending = build(PENDING)
+        self.register_worker = build(REGISTER_WORKER)
+        self.deregister_worker = build(DEREGISTER_WORKER)
+        self.workers = build(WORKERS)
+        self.pause = build(PAUSE)
+        self.resume = build(RESUME)
+        self.paused = build(PAUSED)
+        self.outcome_counts = build(OUTCOME_COUNTS)
+        self.tidy = build(TIDY)
         self.now = NOW.encode()
         self.generic_plan = GENERIC_PLAN.encode()
         self.jobs = parts["jobs"]
@@ -490,3 +710,42 @@ class Statements:
         self.unique_namespace = f"conveyor_unique.{schema}:"
         self.limits_namespace = f"conveyor_limits.{schema}:"
         self.events_channel = f"conveyor_jobs.{schema}"
+
+
+def listing(
+    sql: Statements, query: JobFilter, after: tuple[datetime.datetime, int] | None
+) -> tuple[bytes, dict[str, Any]]:
+    """The statement that lists a page of `query` and its parameters. It reads one job more
+    than the page holds: whether it finds one says whether another page follows. `after`:
+    the (enqueued_at, seq) of a cursor, the job the page starts after."""
+    prefix = query.id_prefix or None
+    params: dict[str, Any] = {
+        "queue": query.queue, "task": query.task, "worker": query.worker,
+        "since": query.since, "until": query.until,
+        "id_from": prefix, "id_before": None if prefix is None else _past_prefix(prefix),
+        "at": None if after is None else after[0], "seq": None if after is None else after[1],
+        "limit": query.limit + 1, "offset": query.offset,
+        "depth": query.limit + 1 + query.offset,
+    }  # fmt: skip
+    where = [LIVE] + [clause for name, clause in FILTERS.items() if params[name] is not None]
+    selects = [
+        (LIST_ALL if walk == DUE_WALK else LIST).format(
+            columns=COLUMNS, jobs=sql.jobs, where=" AND ".join([walk, *where])
+        )
+        for walk in STATE_WALKS[None if query.state is None else query.state.value]
+    ]
+    if len(selects) == 1:
+        return PAGE.format(walk=selects[0]).encode(), params
+    merged = " UNION ALL ".join(f"({select} LIMIT %(depth)s)" for select in selects)
+    return MERGED_PAGE.format(walks=merged).encode(), params
+
+
+def _past_prefix(prefix: str) -> str | None:
+    """The first text after all those that start with `prefix` in code point order (which is
+    the byte order of the id column's "C" collation); None when no text comes after them."""
+    while prefix:
+        last = ord(prefix[-1]) + 1
+        if last <= 0x10FFFF:
+            return prefix[:-1] + chr(0xE000 if 0xD800 <= last <= 0xDFFF else last)
+        prefix = prefix[:-1]
+    return None

@@ -9,15 +9,19 @@ declare no keys for routing.
     conveyor:{Q}:ready       ZSET   due jobs; score (-priority) * 2^42 + sequence
     conveyor:{Q}:scheduled   ZSET   jobs not due yet; score = due time
     conveyor:{Q}:active      ZSET   claimed jobs; score = lease expiry
+    conveyor:{Q}:live        ZSET   the jobs above (not finished); score = enqueue sequence
     conveyor:{Q}:succeeded   ZSET   \
-    conveyor:{Q}:failed      ZSET    } finished jobs; score = finish time
+    conveyor:{Q}:failed      ZSET    } finished jobs; score = enqueue sequence
     conveyor:{Q}:cancelled   ZSET   /
     conveyor:{Q}:expiry      ZSET   finished jobs with a result TTL; score = expiry time
-    conveyor:{Q}:all         ZSET   every job; score = enqueue sequence (for listing)
+    conveyor:{Q}:paused      STRING present while the queue is paused (claims skip it)
+    conveyor:{Q}:outcomes:<hour>  HASH  acks per minute of that hour (epoch seconds of its
+                                    start): field "<minute> <outcome> <task>" -> count;
+                                    expires OUTCOME_RETENTION after the hour ends
     conveyor:{Q}:work        channel  published when jobs become due (wakes idle workers)
     conveyor:job:<id>        channel  published when the job changes (state, progress)
     conveyor:ids             HASH   job id -> queue (lookups by id; one id, one live job)
-    conveyor:queues          SET    every queue ever used
+    conveyor:queues          SET    every queue ever used (or paused)
     conveyor:seq             STRING the sequence that orders jobs across queues
     conveyor:claim:<token>   STRING the jobs one claim leased, for its lease (a retry's answer)
     conveyor:unique:<key>    STRING the id of the last job stored with this unique key
@@ -25,6 +29,13 @@ declare no keys for routing.
     conveyor:limits          HASH   active limited job id -> its limit key (so recovery
                                     frees the slot of a job whose record is gone)
     conveyor:rate:<key>      HASH   a rate bucket: tokens, at; it expires once full again
+    conveyor:workers         HASH   worker name -> "<last seen> <expires at> <its JSON>"
+
+Every job is in exactly one index in enqueue order, `live` or its finished state's: a
+listing reads them newest first and merges them across queues, so its cost follows the page
+asked for, not the history kept. A purge by age walks a finished state from its oldest job
+and stops at the first one enqueued after the cutoff (none of those can have finished
+before it).
 
 Times come from the server (`TIME`), never from a client. Numbers are written with
 string.format, never `tostring` or `..`, which keep only 14 digits.
@@ -44,16 +55,24 @@ from __future__ import annotations
 
 import re
 
-from conveyor.backends.base import LIMIT_SCAN
+from conveyor.backends.base import COUNTED_OUTCOMES, LIMIT_SCAN, OUTCOME_RETENTION
 
 DEFAULT_PREFIX = "conveyor"
 # letters, digits and . _ - only: a ':' or a '{' in a prefix would blur the key layout and
 # the queues' hash tags. Scripts get the prefix as KEYS[1].
 PREFIX_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+# an active or scheduled state of a queue with at most this many jobs is listed by reading
+# them all and sorting, instead of walking the queue's live jobs
+PAGE_SORT_LIMIT = 1000
 
+
+# the outcome an ack counts as, by the state it leaves the job in
+_OUTCOMES = ", ".join(f"{state.value} = '{name}'" for state, name in COUNTED_OUTCOMES.items())
 
 PRELUDE = (
     f"local LIMIT_SCAN = {LIMIT_SCAN}\n"
+    f"local OUTCOME = {{{_OUTCOMES}}}\n"
+    f"local OUTCOME_RETENTION = {int(OUTCOME_RETENTION)}\n"
     + r"""
 local P = KEYS[1]  -- the store's key prefix: one cached script serves every prefix
 local function now_s()
@@ -63,6 +82,7 @@ end
 local function fmt(x) return string.format('%.6f', x) end
 local function qkey(q, name) return P .. ':{' .. q .. '}:' .. name end
 local function jkey(q, id) return P .. ':{' .. q .. '}:job:' .. id end
+local function paused(q) return redis.call('EXISTS', qkey(q, 'paused')) == 1 end
 local FINISHED = {succeeded = true, failed = true, cancelled = true}
 local INDEX = {queued = 'ready', scheduled = 'scheduled', active = 'active'}
 local TWO_42 = 4398046511104
@@ -135,8 +155,8 @@ end
 
 local function drop(q, id)
   flush()  -- writes gathered earlier in this script come first
-  for _, name in ipairs({'ready', 'scheduled', 'active', 'succeeded', 'failed',
-                         'cancelled', 'expiry', 'all'}) do
+  for _, name in ipairs({'ready', 'scheduled', 'active', 'live', 'succeeded', 'failed',
+                         'cancelled', 'expiry'}) do
     redis.call('ZREM', qkey(q, name), id)
   end
   local unique = redis.call('HGET', jkey(q, id), 'unique_key')
@@ -168,9 +188,11 @@ local function live(id, now)
   return q
 end
 
--- end a job that was `from` (queued, scheduled or active); `fields` are written along
-local function finish(q, id, from, state, now, ttl, fields)
+-- end a job that was `from` (queued, scheduled or active); `fields` are written along.
+-- `seq` is the job's enqueue sequence: its place in its new state's index.
+local function finish(q, id, from, state, now, ttl, seq, fields)
   zrem(qkey(q, INDEX[from]), id)
+  zrem(qkey(q, 'live'), id)
   local at = fmt(now)
   for _, v in ipairs({'state', state, 'finished_at', at, 'lease_token', '',
                       'lease_expires_at', ''}) do
@@ -183,7 +205,7 @@ local function finish(q, id, from, state, now, ttl, fields)
     zadd(qkey(q, 'expiry'), expires, id)
   end
   hset(jkey(q, id), fields)
-  zadd(qkey(q, state), at, id)
+  zadd(qkey(q, state), seq or 0, id)
   publish(P .. ':job:' .. id, state)
 end
 
@@ -269,7 +291,7 @@ local function create(job, now)
     fields[#fields + 1] = seq
     ready_add(q, id, job[4], seq, fields)
   end
-  zadd(qkey(q, 'all'), seq, id)
+  zadd(qkey(q, 'live'), seq, id)
   redis.call('HSET', P .. ':ids', id, q)
   used_queues[q] = true
   return nil
@@ -291,13 +313,14 @@ local function promote(q, now)
 end
 
 -- the job under this lease, if the lease still holds: its queue, key and the fields
--- state, lease_token, cancel_requested, result_ttl, attempts, priority, rseq, limit_key
+-- state, lease_token, cancel_requested, result_ttl, attempts, priority, rseq, limit_key,
+-- task, seq
 local function held(id, token)
   local q = redis.call('HGET', P .. ':ids', id)
   if not q then return nil end
   local k = jkey(q, id)
   local f = redis.call('HMGET', k, 'state', 'lease_token', 'cancel_requested', 'result_ttl',
-                       'attempts', 'priority', 'rseq', 'limit_key')
+                       'attempts', 'priority', 'rseq', 'limit_key', 'task', 'seq')
   if f[1] ~= 'active' or f[2] ~= token then return nil end
   return q, k, f
 end
@@ -363,7 +386,12 @@ if taken then
   return out
 end
 
-for i = 5, #ARGV do promote(ARGV[i], now) end
+-- a paused queue is left as it is, checked here so no claim can race a pause
+local queues = {}
+for i = 5, #ARGV do
+  if not paused(ARGV[i]) then queues[#queues + 1] = ARGV[i] end
+end
+for _, q in ipairs(queues) do promote(q, now) end
 local records = {}  -- id -> its record, read once however many looks
 local periods = {}  -- rate key -> its period
 local function read(q, id)
@@ -380,14 +408,13 @@ end
 -- by its limits. It only reads: the writes come after the choice is final.
 local function choose(depth)
   local candidates = {}
-  for i = 5, #ARGV do
-    local q = ARGV[i]
+  for _, q in ipairs(queues) do
     local ready = redis.call('ZRANGE', qkey(q, 'ready'), 0, depth - 1, 'WITHSCORES')
     for j = 1, #ready, 2 do
       candidates[#candidates + 1] = {tonumber(ready[j + 1]), ready[j], q}
     end
   end
-  if #ARGV > 5 then
+  if #queues > 1 then
     table.sort(candidates, function(a, b) return a[1] < b[1] end)
   end
   local picks, stale, in_use, tokens, held_back = {}, {}, {}, {}, false
@@ -425,7 +452,7 @@ end
 local picks, stale, tokens, held_back = choose(limit)
 -- look past held-back jobs, boundedly: what waits behind them takes its turn, before
 -- another queue's later jobs too
-if held_back and (#picks < limit or #ARGV > 5) then
+if held_back and (#picks < limit or #queues > 1) then
   picks, stale, tokens = choose(limit + LIMIT_SCAN)
 end
 for rk, left in pairs(tokens) do save_bucket(rk, left, periods[rk], now) end
@@ -479,19 +506,29 @@ return out
 
 # ARGV: one JSON array per ack: id, token, state, result, error, retry_in, follow-ups (each
 # a job array, see `create`). Returns 1 (accepted) or 0 (lease lost) per ack.
+# The accepted acks are counted in their queue's outcome counters, by minute, task and
+# outcome: one HINCRBY per (queue, task, outcome) the batch holds, and an EXPIREAT when a
+# counter is new.
 ACK = (
     PRELUDE
     + r"""
 local now = now_s()
+local minute = now - now % 60
+local hour = now - now % 3600
+local counted = {}  -- counters key -> field -> acks
 local out = {}
 for i = 1, #ARGV do
   local a = cjson.decode(ARGV[i])
   local id, state, result, err, retry_in = a[1], a[3], a[4], a[5], tonumber(a[6])
   local q, k, f = held(id, a[2])
   if q then
+    local key = qkey(q, string.format('outcomes:%d', hour))
+    local field = string.format('%d %s %s', minute, OUTCOME[state], f[9] or '')
+    counted[key] = counted[key] or {}
+    counted[key][field] = (counted[key][field] or 0) + 1
     free_slot(q, id, f[8])  -- every ack takes the job out of active
     if FINISHED[state] then
-      finish(q, id, 'active', state, now, f[4], {'result', result, 'error', err})
+      finish(q, id, 'active', state, now, f[4], f[10], {'result', result, 'error', err})
     else
       local fields = {}
       if state == 'queued' then  -- handed back unrun: the attempt does not count
@@ -525,6 +562,13 @@ for i = 1, #ARGV do
   end
 end
 flush()
+for key, fields in pairs(counted) do
+  local new = false
+  for field, n in pairs(fields) do
+    if redis.call('HINCRBY', key, field, n) == n then new = true end
+  end
+  if new then redis.call('EXPIREAT', key, string.format('%d', hour + 3600 + OUTCOME_RETENTION)) end
+end
 return out
 """
 )
@@ -565,15 +609,15 @@ for _, q in ipairs(redis.call('SMEMBERS', P .. ':queues')) do
   if #expired == batch then more = 1 end
   for _, id in ipairs(expired) do
     local f = redis.call('HMGET', jkey(q, id), 'cancel_requested', 'recoveries', 'result_ttl',
-                         'priority', 'rseq', 'limit_key')
+                         'priority', 'rseq', 'limit_key', 'seq')
     free_slot(q, id, f[6] or redis.call('HGET', P .. ':limits', id))
     if not f[2] then
       zrem(qkey(q, 'active'), id)  -- its record is gone: nothing to recover but its slot
     elseif f[1] == '1' then
-      finish(q, id, 'active', 'cancelled', now, f[3], {})
+      finish(q, id, 'active', 'cancelled', now, f[3], f[7], {})
       cancelled = cancelled + 1
     elseif tonumber(f[2]) >= tonumber(ARGV[1]) then
-      finish(q, id, 'active', 'failed', now, nil, {'error', ARGV[2]})
+      finish(q, id, 'active', 'failed', now, nil, f[7], {'error', ARGV[2]})
       dead = dead + 1
     else
       requeue(q, id, f[4], f[5], {'recoveries', tonumber(f[2]) + 1})
@@ -595,9 +639,9 @@ local id = ARGV[1]
 local q = live(id, now)
 if not q then return nil end
 local k = jkey(q, id)
-local f = redis.call('HMGET', k, 'state', 'result_ttl')
+local f = redis.call('HMGET', k, 'state', 'result_ttl', 'seq')
 if f[1] == 'queued' or f[1] == 'scheduled' then
-  finish(q, id, f[1], 'cancelled', now, f[2], {})
+  finish(q, id, f[1], 'cancelled', now, f[2], f[3], {})
 elseif f[1] == 'active' then
   redis.call('HSET', k, 'cancel_requested', 1)
 end
@@ -615,11 +659,13 @@ local id = ARGV[1]
 local q = live(id, now)
 if not q then return nil end
 local k = jkey(q, id)
-local state = redis.call('HGET', k, 'state')
+local f = redis.call('HMGET', k, 'state', 'priority', 'seq')
+local state = f[1]
 if state == 'failed' or state == 'cancelled' then
   zrem(qkey(q, state), id)
   zrem(qkey(q, 'expiry'), id)
-  ready_add(q, id, redis.call('HGET', k, 'priority'), nil,
+  if f[3] then zadd(qkey(q, 'live'), f[3], id) end
+  ready_add(q, id, f[2], nil,
             {'attempts', 0, 'recoveries', 0, 'error', '', 'result', '', 'finished_at', '',
              'expires_at', '', 'cancel_requested', 0, 'progress', '', 'progress_message', '',
              'due_at', fmt(now)})
@@ -688,23 +734,35 @@ return {redis.call('ZCARD', ready), due, scheduled - due, redis.call('ZCARD', qk
 """
 )
 
-# ARGV: queue, cutoff ('' = all), batch, states... Deletes up to `batch` finished jobs;
-# returns how many (a full batch: call again).
+# ARGV: queue, a finished state, cutoff ('' = all), batch, the sequence to go on after ('' =
+# from the oldest). Deletes the state's jobs finished at or before the cutoff among the next
+# `batch` oldest; returns how many, and where to go on from ('' = done). Jobs are indexed in
+# enqueue order, and a job enqueued after the cutoff finished after it: the look stops there.
 PURGE = (
     PRELUDE
     + r"""
-local q, cutoff, batch = ARGV[1], ARGV[2], tonumber(ARGV[3])
-if cutoff == '' then cutoff = '+inf' end
+local q, cutoff, batch = ARGV[1], tonumber(ARGV[3]), tonumber(ARGV[4])
+local from = ARGV[5] == '' and '-inf' or '(' .. ARGV[5]
+local ids = redis.call('ZRANGEBYSCORE', qkey(q, ARGV[2]), from, '+inf', 'WITHSCORES',
+                       'LIMIT', 0, batch)
 local n = 0
-for i = 4, #ARGV do
-  local ids = redis.call('ZRANGEBYSCORE', qkey(q, ARGV[i]), '-inf', cutoff, 'LIMIT', 0, batch - n)
-  for _, id in ipairs(ids) do
+for i = 1, #ids, 2 do
+  local id = ids[i]
+  if not cutoff then
     drop(q, id)
     n = n + 1
+  else
+    local f = redis.call('HMGET', jkey(q, id), 'enqueued_at', 'finished_at')
+    if tonumber(f[1]) and tonumber(f[1]) > cutoff then return {n, ''} end
+    local finished = tonumber(f[2])
+    if not finished or finished <= cutoff then
+      drop(q, id)
+      n = n + 1
+    end
   end
-  if n >= batch then break end
 end
-return n
+if #ids < 2 * batch then return {n, ''} end
+return {n, ids[#ids]}
 """
 )
 
@@ -724,21 +782,26 @@ return n
 """
 )
 
-# ARGV: ids... Returns each live job's record, or nil, in order.
-GET_MANY = (
+# ARGV: ids... Deletes those of them that are finished, whatever their queue, as PURGE does
+# each; returns how many (a record past its result TTL is dropped, not counted).
+DELETE = (
     PRELUDE
     + r"""
 local now = now_s()
-local out = {}
-for i = 1, #ARGV do
-  local q = live(ARGV[i], now)
-  out[i] = q and record(jkey(q, ARGV[i]), now) or false
+local n = 0
+for _, id in ipairs(ARGV) do
+  local q = live(id, now)
+  if q and FINISHED[redis.call('HGET', jkey(q, id), 'state')] then
+    drop(q, id)
+    n = n + 1
+  end
 end
-return out
+return n
 """
 )
 
 # ARGV: queues... Returns 1 if any has a due job, and the earliest scheduled due time.
+# A paused queue's jobs are not work: an idle worker waits them out.
 PENDING = (
     PRELUDE
     + r"""
@@ -758,15 +821,249 @@ end
 local next_due = ''
 for i = 1, #ARGV do
   local q = ARGV[i]
-  if runnable(q) then return {1, ''} end
-  local first = redis.call('ZRANGE', qkey(q, 'scheduled'), 0, 0, 'WITHSCORES')
-  if #first > 0 then
-    local due = tonumber(first[2])
-    if due <= now then return {1, ''} end
-    if next_due == '' or due < tonumber(next_due) then next_due = fmt(due) end
+  if not paused(q) then
+    if runnable(q) then return {1, ''} end
+    local first = redis.call('ZRANGE', qkey(q, 'scheduled'), 0, 0, 'WITHSCORES')
+    if #first > 0 then
+      local due = tonumber(first[2])
+      if due <= now then return {1, ''} end
+      if next_due == '' or due < tonumber(next_due) then next_due = fmt(due) end
+    end
   end
 end
 if next_due == '' then return {0, ''} end
 return {0, fmt(tonumber(next_due) - now)}
+"""
+)
+
+# ARGV: cursor (list jobs of sequence <= it; '' = from the newest), want, budget (1 per job
+# looked at, 2 more per record read to check it), state, task, id prefix, worker, since,
+# until ('' = no such filter), queues... Returns the next cursor ('' = no more) and up to
+# `want` records, newest first.
+#
+# Each queue's indexes in enqueue order (see the key layout) are read newest first, a window
+# at a time, and merged, so a page of a state costs about the page however many jobs other
+# states or queues hold. The jobs of a live state are read from the `live` index and checked
+# one by one, except an active or a scheduled state of at most PAGE_SORT_LIMIT jobs, read
+# whole from its own index and sorted. A task, worker or id prefix is checked on each job
+# met: a filter few jobs match costs up to `budget`, and the page returned may then be
+# short, with the cursor of the place the look stopped. `since` and `until` are found by
+# bisection in each index (enqueue times follow the sequence, Redis's clock permitting).
+PAGE = (
+    PRELUDE
+    + f"local PAGE_SORT_LIMIT = {PAGE_SORT_LIMIT}\n"
+    + r"""
+local now = now_s()
+local want, budget = tonumber(ARGV[2]), tonumber(ARGV[3])
+local state, task, prefix, worker = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local since, before = tonumber(ARGV[8]), tonumber(ARGV[9])
+local top = ARGV[1] == '' and math.huge or tonumber(ARGV[1])
+local function bound(x)
+  if x == math.huge then return '+inf' end
+  if x == -math.huge then return '-inf' end
+  return string.format('%.0f', x)
+end
+local function seen_as(st, due)  -- the state a reader sees: a due scheduled job is queued
+  if st == 'scheduled' and due and tonumber(due) <= now then return 'queued' end
+  return st
+end
+
+-- the rank (oldest first) of the first job of the index enqueued at or after `t`
+local function rank_at(key, q, n, t)
+  local lo, hi = 0, n
+  while lo < hi do
+    local mid = math.floor((lo + hi) / 2)
+    local id = redis.call('ZRANGE', key, mid, mid)[1]
+    local at = tonumber(redis.call('HGET', jkey(q, id), 'enqueued_at'))
+    if at and at < t then lo = mid + 1 else hi = mid end
+  end
+  return lo
+end
+
+local sources = {}
+-- an index in enqueue order; `walk` is the state its jobs must be seen in, if it holds others
+local function indexed(q, key, walk)
+  local s = {q = q, key = key, walk = walk, hi = top, lo = -math.huge, pos = 1, n = 0}
+  if since or before then
+    local n = redis.call('ZCARD', key)
+    if since then
+      local r = rank_at(key, q, n, since)
+      if r >= n then return end
+      s.lo = tonumber(redis.call('ZRANGE', key, r, r, 'WITHSCORES')[2])
+    end
+    if before then
+      local r = rank_at(key, q, n, before)
+      if r == 0 then return end
+      s.hi = math.min(s.hi, tonumber(redis.call('ZRANGE', key, r - 1, r - 1, 'WITHSCORES')[2]))
+    end
+  end
+  sources[#sources + 1] = s
+end
+-- the few jobs of one live state, read whole and sorted newest first
+local function sorted(q, ids, wanted)
+  local found = {}
+  for _, id in ipairs(ids) do
+    local f = redis.call('HMGET', jkey(q, id), 'seq', 'enqueued_at', 'state', 'due_at')
+    local seq, at = tonumber(f[1]), tonumber(f[2])
+    if seq and seq <= top and seen_as(f[3], f[4]) == wanted
+        and (not since or at >= since) and (not before or at < before) then
+      found[#found + 1] = {seq, id}
+    end
+  end
+  table.sort(found, function(a, b) return a[1] > b[1] end)
+  local s = {q = q, ids = {}, seqs = {}, pos = 1, n = #found, done = true}
+  for i, job in ipairs(found) do s.seqs[i], s.ids[i] = job[1], job[2] end
+  sources[#sources + 1] = s
+end
+
+local not_due = '(' .. fmt(now)
+for i = 10, #ARGV do
+  local q = ARGV[i]
+  if state == '' then
+    for _, index in ipairs({'live', 'succeeded', 'failed', 'cancelled'}) do
+      indexed(q, qkey(q, index), nil)
+    end
+  elseif FINISHED[state] then
+    indexed(q, qkey(q, state), nil)
+  elseif state == 'active' and redis.call('ZCARD', qkey(q, 'active')) <= PAGE_SORT_LIMIT then
+    sorted(q, redis.call('ZRANGE', qkey(q, 'active'), 0, -1), 'active')
+  elseif state == 'scheduled'
+      and redis.call('ZCOUNT', qkey(q, 'scheduled'), not_due, '+inf') <= PAGE_SORT_LIMIT then
+    sorted(q, redis.call('ZRANGEBYSCORE', qkey(q, 'scheduled'), not_due, '+inf'), 'scheduled')
+  else
+    indexed(q, qkey(q, 'live'), state)
+  end
+end
+
+local window = math.max(2, math.min(want + 1, math.ceil(2 * (want + 1) / math.max(1, #sources))))
+for _, s in ipairs(sources) do s.window = window end
+-- the sequence of the source's newest job not looked at yet (s.ids[s.pos]), or nil when it
+-- has no more; an index is read a window at a time, each window twice the last
+local function head(s)
+  if s.pos > s.n then
+    if s.done then return nil end
+    local r = redis.call('ZREVRANGEBYSCORE', s.key, bound(s.hi), bound(s.lo), 'WITHSCORES',
+                         'LIMIT', 0, s.window)
+    local ids, seqs = {}, {}
+    for j = 1, #r, 2 do
+      ids[#ids + 1] = r[j]
+      seqs[#seqs + 1] = tonumber(r[j + 1])
+    end
+    s.ids, s.seqs, s.pos, s.n = ids, seqs, 1, #ids
+    s.done = s.n < s.window
+    if s.n > 0 then s.hi = seqs[s.n] - 1 end
+    s.window = math.min(s.window * 2, 1000)
+    if s.n == 0 then return nil end
+  end
+  return s.seqs[s.pos]
+end
+-- the job's record if it matches, else nil
+local fields = task ~= '' or worker ~= ''
+local spent = 0
+local function matching(q, walk, id)
+  spent = spent + 1
+  if prefix ~= '' and string.sub(id, 1, #prefix) ~= prefix then return nil end
+  local k = jkey(q, id)
+  if walk or fields then
+    spent = spent + 2
+    local f = redis.call('HMGET', k, 'state', 'due_at', 'task', 'worker')
+    if not f[1] or (walk and seen_as(f[1], f[2]) ~= walk)
+        or (task ~= '' and f[3] ~= task) or (worker ~= '' and f[4] ~= worker) then
+      return nil
+    end
+  end
+  local t = as_table(redis.call('HGETALL', k))
+  if not t.state then return nil end  -- gone from under its index
+  if t.expires_at and t.expires_at ~= '' and tonumber(t.expires_at) <= now then return nil end
+  return t
+end
+
+local out, last, cursor = {}, nil, nil
+while not cursor do
+  -- the source of the newest job not looked at yet, and the newest job of the others
+  local from, best, second = nil, nil, -math.huge
+  local n = 0
+  for _, s in ipairs(sources) do
+    local h = head(s)
+    if h then  -- sources with no more jobs leave the list
+      n = n + 1
+      sources[n] = s
+      if not best or h > best then
+        if best then second = best end
+        from, best = s, h
+      elseif h > second then
+        second = h
+      end
+    end
+  end
+  for j = #sources, n + 1, -1 do sources[j] = nil end
+  if not from then break end
+  -- its jobs newer than all the others' come next, in one run
+  local seq = best
+  repeat
+    if spent >= budget then  -- looked far enough: the next call goes on from here
+      cursor = bound(seq)
+      break
+    end
+    local id = from.ids[from.pos]
+    from.pos = from.pos + 1
+    local t = matching(from.q, from.walk, id)
+    if t then
+      if #out == want then  -- one more than asked for: the next page starts after the last
+        cursor = bound(last - 1)
+        break
+      end
+      out[#out + 1] = encode(t, now)
+      last = seq
+    end
+    seq = head(from)
+  until not seq or seq <= second
+end
+table.insert(out, 1, cursor or '')
+return out
+"""
+)
+
+# ARGV: queue, 1 (pause) or 0 (resume). A resume wakes the queue's idle workers.
+PAUSE = (
+    PRELUDE
+    + r"""
+local q = ARGV[1]
+if ARGV[2] == '1' then
+  redis.call('SET', qkey(q, 'paused'), '1')
+  redis.call('SADD', P .. ':queues', q)
+elseif redis.call('DEL', qkey(q, 'paused')) == 1 then
+  redis.call('PUBLISH', qkey(q, 'work'), '1')
+end
+return 1
+"""
+)
+
+# ARGV: name, the worker's JSON, ttl seconds. Its entry holds the time seen and the expiry,
+# both by the server's clock.
+REGISTER_WORKER = (
+    PRELUDE
+    + r"""
+local now = now_s()
+redis.call('HSET', P .. ':workers', ARGV[1],
+           fmt(now) .. ' ' .. fmt(now + tonumber(ARGV[3])) .. ' ' .. ARGV[2])
+return fmt(now)
+"""
+)
+
+# Returns the entries of the live workers; the expired ones are dropped.
+WORKERS = (
+    PRELUDE
+    + r"""
+local now = now_s()
+local key = P .. ':workers'
+local flat = redis.call('HGETALL', key)
+local out, gone = {}, {}
+for i = 1, #flat, 2 do
+  local expires = tonumber(string.match(flat[i + 1], '^%S+ (%S+) '))
+  if expires and expires > now then out[#out + 1] = flat[i + 1] else gone[#gone + 1] = flat[i] end
+end
+chunked('HDEL', key, gone, 4000)
+return out
 """
 )

@@ -9,7 +9,10 @@ The machine's clock is the backend's clock: every process shares it.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
+import heapq
+import itertools
 import json
 import secrets
 import sqlite3
@@ -23,19 +26,25 @@ from typing import Any, ClassVar, TypeVar
 from conveyor.backends.base import (
     LIMIT_SCAN,
     LOST,
+    OUTCOME_RETENTION,
     Ack,
     Backend,
     Capabilities,
     Enqueued,
     JobFilter,
+    JobPage,
     Lease,
     LeaseStatus,
+    OutcomeCount,
     QueueBacklog,
     Recovered,
     RunningUpdate,
+    WorkerInfo,
     backlog_of_rows,
     bucket_tokens,
+    minute_of,
     new_record,
+    outcome_tally,
     worker_lost_error,
 )
 from conveyor.backends.sqlite_schema import migrate
@@ -174,11 +183,11 @@ class SQLiteBackend(Backend):
             "WHERE seq IN ({marks}) RETURNING " + COLUMNS
         )
 
-        def choose(conn: sqlite3.Connection, now: float, depth: int) -> _Choice:
+        def choose(conn: sqlite3.Connection, now: float, queues: list[str], depth: int) -> _Choice:
             """The seqs to take, looking `depth` jobs deep into each queue."""
             candidates = sorted(
                 (-priority, due_at, seq, limits)
-                for queue in wanted
+                for queue in queues
                 for priority, due_at, seq, *limits in conn.execute(pick, (queue, now, depth))
             )
             choice = _Choice()
@@ -206,11 +215,14 @@ class SQLiteBackend(Backend):
             return choice
 
         def claim(conn: sqlite3.Connection, now: float) -> list[JobRecord]:
-            choice = choose(conn, now, limit)
+            # read under the write lock: a pause committed before this claim holds for it
+            paused = _paused(conn)
+            queues = [queue for queue in wanted if queue not in paused]
+            choice = choose(conn, now, queues, limit)
             # look past held-back jobs, boundedly: what waits behind them takes its turn,
             # before another queue's later jobs too
-            if choice.held_back and (len(choice.seqs) < limit or len(wanted) > 1):
-                choice = choose(conn, now, limit + LIMIT_SCAN)
+            if choice.held_back and (len(choice.seqs) < limit or len(queues) > 1):
+                choice = choose(conn, now, queues, limit + LIMIT_SCAN)
             if choice.tokens:  # rate-limited jobs were met: keep their buckets
                 conn.executemany(SAVE_BUCKET, [(k, t, now) for k, t in choice.tokens.items()])
             chosen = choice.seqs
@@ -279,16 +291,19 @@ class SQLiteBackend(Backend):
                 "SET state = 'cancelled', finished_at = ?, lease_token = NULL, "
                 "lease_expires_at = NULL, "
                 "expires_at = CASE WHEN result_ttl IS NULL THEN NULL ELSE ? + result_ttl END "
-                "WHERE state = 'active' AND lease_expires_at <= ? AND cancel_requested = 1",
+                "WHERE state = 'active' AND lease_expires_at <= ? AND cancel_requested = 1 "
+                "RETURNING queue, state",
                 (now, now, now),
-            ).rowcount
+            ).fetchall()
             dead = conn.execute(
                 "UPDATE conveyor_jobs INDEXED BY conveyor_jobs_leases "
                 "SET state = 'failed', error = ?, finished_at = ?, "
                 "lease_token = NULL, lease_expires_at = NULL "
-                "WHERE state = 'active' AND lease_expires_at <= ? AND recoveries >= ?",
+                "WHERE state = 'active' AND lease_expires_at <= ? AND recoveries >= ? "
+                "RETURNING queue, state",
                 (error, now, now, max_recoveries),
-            ).rowcount
+            ).fetchall()
+            _count_finished(conn, cancelled + dead, 1)
             requeued = conn.execute(
                 "UPDATE conveyor_jobs INDEXED BY conveyor_jobs_leases "
                 "SET state = 'queued', recoveries = recoveries + 1, "
@@ -296,18 +311,20 @@ class SQLiteBackend(Backend):
                 "WHERE state = 'active' AND lease_expires_at <= ?",
                 (now,),
             ).rowcount
-            return Recovered(requeued, dead, cancelled)
+            return Recovered(requeued, len(dead), len(cancelled))
 
         return await self._thread.run(recover)
 
     async def _cancel(self, job_id: str) -> JobRecord | None:
         def cancel(conn: sqlite3.Connection, now: float) -> JobRecord | None:
-            conn.execute(
+            cancelled = conn.execute(
                 "UPDATE conveyor_jobs SET state = 'cancelled', finished_at = ?, "
                 "expires_at = CASE WHEN result_ttl IS NULL THEN NULL ELSE ? + result_ttl END "
-                f"WHERE id = ? AND state IN ('queued', 'scheduled') AND {LIVE}",
+                f"WHERE id = ? AND state IN ('queued', 'scheduled') AND {LIVE} "
+                "RETURNING queue, state",
                 (now, now, job_id, now),
-            )
+            ).fetchall()
+            _count_finished(conn, cancelled, 1)
             conn.execute(
                 "UPDATE conveyor_jobs SET cancel_requested = 1 WHERE id = ? AND state = 'active'",
                 (job_id,),
@@ -321,6 +338,7 @@ class SQLiteBackend(Backend):
             record = _select(conn, job_id, now)
             if record is None or record.state not in (JobState.FAILED, JobState.CANCELLED):
                 return record
+            _count_finished(conn, [(record.queue, record.state.value)], -1)
             conn.execute(
                 "UPDATE conveyor_jobs SET state = 'queued', due_at = ?, attempts = 0, "
                 "recoveries = 0, error = NULL, result = NULL, finished_at = NULL, "
@@ -335,49 +353,64 @@ class SQLiteBackend(Backend):
     async def _get(self, job_id: str) -> JobRecord | None:
         return await self._thread.run(lambda conn, now: _select(conn, job_id, now), writes=False)
 
-    async def _list(self, query: JobFilter) -> list[JobRecord]:
-        clauses = [LIVE]
-        params: list[Any] = []
-        if query.queue is not None:
-            clauses.append("queue = ?")
-            params.append(query.queue)
-        if query.task is not None:
-            clauses.append("task = ?")
-            params.append(query.task)
-        if query.state is JobState.QUEUED:
-            clauses.append("(state = 'queued' OR (state = 'scheduled' AND due_at <= ?))")
-        elif query.state is JobState.SCHEDULED:
-            clauses.append("state = 'scheduled' AND due_at > ?")
-        elif query.state is not None:
-            clauses.append("state = ?")
-            params.append(query.state.value)
-        where = " AND ".join(clauses)
-        sql = (
-            f"SELECT {COLUMNS} FROM conveyor_jobs WHERE {where} ORDER BY seq DESC LIMIT ? OFFSET ?"
+    async def _page(self, query: JobFilter) -> JobPage:
+        after = _cursor_key(query.cursor)
+        return await self._thread.run(
+            lambda conn, now: _page(conn, query, after, now), writes=False
         )
 
-        def select(conn: sqlite3.Connection, now: float) -> list[JobRecord]:
-            args: list[Any] = [now, *params]
-            if query.state in (JobState.QUEUED, JobState.SCHEDULED):
-                args.append(now)
-            args += [query.limit, query.offset]
-            return [_observe(_record(row), now) for row in conn.execute(sql, args)]
+    async def _register_worker(self, worker: WorkerInfo, ttl: float) -> None:
+        def register(conn: sqlite3.Connection, now: float) -> None:
+            conn.execute(
+                "INSERT OR REPLACE INTO conveyor_workers (name, host, pid, queues, concurrency, "
+                "started_at, processed, last_seen, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    worker.name, worker.host, worker.pid, json.dumps(list(worker.queues)),
+                    worker.concurrency, worker.started_at, worker.processed, now, now + ttl,
+                ),
+            )  # fmt: skip
+
+        await self._thread.run(register)
+
+    async def _deregister_worker(self, name: str) -> None:
+        await self._thread.run(
+            lambda conn, now: conn.execute("DELETE FROM conveyor_workers WHERE name = ?", (name,))
+        )
+
+    async def _workers(self) -> list[WorkerInfo]:
+        sql = (
+            "SELECT name, host, pid, queues, concurrency, started_at, processed, last_seen "
+            "FROM conveyor_workers WHERE expires_at > ?"
+        )
+
+        def select(conn: sqlite3.Connection, now: float) -> list[WorkerInfo]:
+            return [
+                WorkerInfo(name, host, pid, tuple(json.loads(queues)), *rest)
+                for name, host, pid, queues, *rest in conn.execute(sql, (now,))
+            ]
 
         return await self._thread.run(select, writes=False)
 
-    async def _counts(self) -> dict[str, dict[JobState, int]]:
+    async def _set_paused(self, queue: str, paused: bool) -> None:
         sql = (
-            "SELECT queue, CASE WHEN state = 'scheduled' AND due_at <= ? THEN 'queued' "
-            f"ELSE state END AS seen, count(*) FROM conveyor_jobs WHERE {LIVE} GROUP BY queue, seen"
+            "INSERT OR IGNORE INTO conveyor_paused (queue) VALUES (?)"
+            if paused
+            else "DELETE FROM conveyor_paused WHERE queue = ?"
+        )
+        await self._thread.run(lambda conn, now: conn.execute(sql, (queue,)))
+
+    async def _paused_queues(self) -> frozenset[str]:
+        return await self._thread.run(lambda conn, now: _paused(conn), writes=False)
+
+    async def _outcome_counts(self, since: float) -> list[OutcomeCount]:
+        sql = "SELECT minute, queue, task, outcome, jobs FROM conveyor_outcomes WHERE minute >= ?"
+        return await self._thread.run(
+            lambda conn, now: [OutcomeCount(*row) for row in conn.execute(sql, (since,))],
+            writes=False,
         )
 
-        def count(conn: sqlite3.Connection, now: float) -> dict[str, dict[JobState, int]]:
-            counts: dict[str, dict[JobState, int]] = {}
-            for queue, state, n in conn.execute(sql, (now, now)):
-                counts.setdefault(queue, {})[JobState(state)] = n
-            return counts
-
-        return await self._thread.run(count, writes=False)
+    async def _counts(self) -> dict[str, dict[JobState, int]]:
+        return await self._thread.run(_count, writes=False)
 
     async def _backlog(self) -> dict[str, QueueBacklog]:
         def count(conn: sqlite3.Connection, now: float) -> dict[str, QueueBacklog]:
@@ -400,19 +433,39 @@ class SQLiteBackend(Backend):
             if queue is not None:
                 sql += " AND queue = ?"
                 params.append(queue)
-            return conn.execute(sql, params).rowcount
+            return _count_finished(conn, conn.execute(sql + " RETURNING queue, state", params), -1)
 
         return await self._thread.run(purge)
 
+    async def _delete(self, job_ids: Sequence[str]) -> int:
+        marks = ", ".join("?" * len(job_ids))
+
+        def delete(conn: sqlite3.Connection, now: float) -> int:
+            gone = conn.execute(
+                f"DELETE FROM conveyor_jobs WHERE id IN ({marks}) "
+                "AND state IN ('succeeded', 'failed', 'cancelled') "
+                f"RETURNING queue, state, {LIVE}",
+                [*job_ids, now],
+            ).fetchall()
+            _count_finished(conn, [(queue, state) for queue, state, _ in gone], -1)
+            return sum(1 for *_, live in gone if live)
+
+        return await self._thread.run(delete)
+
     async def _purge_expired(self) -> int:
-        return await self._thread.run(
-            lambda conn, now: (
-                conn.execute(
-                    "DELETE FROM conveyor_jobs WHERE expires_at IS NOT NULL AND expires_at <= ?",
-                    (now,),
-                ).rowcount
+        def purge(conn: sqlite3.Connection, now: float) -> int:
+            conn.execute(
+                "DELETE FROM conveyor_outcomes WHERE minute < ?", (now - OUTCOME_RETENTION,)
             )
-        )
+            conn.execute("DELETE FROM conveyor_workers WHERE expires_at <= ?", (now,))
+            expired = conn.execute(
+                "DELETE FROM conveyor_jobs WHERE expires_at IS NOT NULL AND expires_at <= ? "
+                "RETURNING queue, state",
+                (now,),
+            )
+            return _count_finished(conn, expired, -1)
+
+        return await self._thread.run(purge)
 
     async def _now(self) -> float:
         return time.time()
@@ -425,7 +478,7 @@ class SQLiteBackend(Backend):
         # after reading the version: a commit from now on moves it, one before shows here
         if self._has_due(queues):
             return
-        next_due = self._next_due()
+        next_due = self._next_due(queues)
         if next_due is not None:
             deadline = min(deadline, time.monotonic() + max(0.0, next_due - time.time()))
         while (remaining := deadline - time.monotonic()) > 0:
@@ -446,8 +499,10 @@ class SQLiteBackend(Backend):
         with self._watch_lock:
             if self._watch is None:
                 raise BackendUnavailable("the SQLite backend is closed")
-            # a job held back by its limits is not work; look past a bounded number of them
+            # a job held back by its limits is not work; look past a bounded number of them;
+            # a paused queue's jobs are not work either
             now = time.time()
+            paused = _paused(self._watch)
             return any(
                 self._watch.execute(
                     'SELECT 1 FROM (SELECT limit_key, "limit", rate_key, rate_limit, rate_period '
@@ -459,18 +514,25 @@ class SQLiteBackend(Backend):
                     (queue, now, LIMIT_SCAN + 1, now),
                 ).fetchone()
                 for queue in dict.fromkeys(queues)
+                if queue not in paused
             )
 
-    def _next_due(self) -> float | None:
-        """The earliest due time of a scheduled job."""
+    def _next_due(self, queues: Sequence[str]) -> float | None:
+        """When the next scheduled job of `queues` falls due, paused queues left out. A job
+        due already is `_has_due`'s to find: one held back by its limits, or paused, must
+        not end every wait at once."""
+        wanted = list(dict.fromkeys(queues))
+        marks = ", ".join("?" * len(wanted))
         with self._watch_lock:
             if self._watch is None:
                 raise BackendUnavailable("the SQLite backend is closed")
-            (next_due,) = self._watch.execute(
-                "SELECT min(due_at) FROM conveyor_jobs INDEXED BY conveyor_jobs_due "
-                "WHERE state = 'scheduled'"
+            row = self._watch.execute(
+                "SELECT due_at FROM conveyor_jobs INDEXED BY conveyor_jobs_due "
+                f"WHERE state = 'scheduled' AND due_at > ? AND queue IN ({marks}) "
+                "AND queue NOT IN (SELECT queue FROM conveyor_paused) ORDER BY due_at LIMIT 1",
+                (time.time(), *wanted),
             ).fetchone()
-        return None if next_due is None else float(next_due)
+        return None if row is None else float(row[0])
 
 
 def _parse(url: str) -> tuple[str, str, float]:
@@ -510,6 +572,7 @@ def _insert(conn: sqlite3.Connection, jobs: Sequence[JobRecord], now: float) -> 
             record = _record(row)
             if record.expires_at is not None and record.expires_at <= now:
                 conn.execute("DELETE FROM conveyor_jobs WHERE seq = ?", (row[0],))
+                _count_finished(conn, [(record.queue, record.state.value)], -1)
             else:
                 existing[record.id] = _observe(record, now)
     results: list[Enqueued] = []
@@ -577,18 +640,24 @@ REQUEUE = (
     "WHERE id = ? AND lease_token = ? AND state = 'active'"
 )
 
+# one batch's increments of the per-minute outcome counters
+OUTCOME = (
+    "INSERT INTO conveyor_outcomes (minute, queue, task, outcome, jobs) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (minute, queue, task, outcome) DO UPDATE SET jobs = jobs + excluded.jobs"
+)
+
 
 def _apply(conn: sqlite3.Connection, acks: Sequence[Ack], now: float) -> list[bool]:
     """Apply the acks whose lease still holds: one lookup, then one statement per kind."""
     held = _held(conn, [a.lease for a in acks])
     accepted: list[bool] = []
     finishes: list[tuple[Any, ...]] = []
+    finished: list[tuple[str, str]] = []  # (queue, state) of each job finished
     requeues: list[tuple[Any, ...]] = []
     for ack in acks:
-        ok = ack.lease in held
-        held.discard(ack.lease)  # a second outcome for one lease is refused
-        accepted.append(ok)
-        if not ok:
+        queue = held.pop(ack.lease, None)  # a second outcome for one lease is refused
+        accepted.append(queue is not None)
+        if queue is None:
             continue
         error = None if ack.error is None else json.dumps(ack.error.to_dict())
         lease = (ack.lease.job_id, ack.lease.token)
@@ -600,27 +669,308 @@ def _apply(conn: sqlite3.Connection, acks: Sequence[Ack], now: float) -> list[bo
         else:
             keep = ack.state is JobState.FAILED  # the dead-letter store is kept until purged
             finishes.append((ack.state.value, ack.result, error, now, keep, now, *lease))
+            finished.append((queue, ack.state.value))
     conn.executemany(FINISH, finishes)
+    _count_finished(conn, finished, 1)
     conn.executemany(REQUEUE, requeues)
     follow_ups = [
         job for ack, ok in zip(acks, accepted, strict=True) if ok for job in ack.follow_ups
     ]
     if follow_ups:
         _insert(conn, follow_ups, now)
+    minute = minute_of(now)
+    tally = outcome_tally(acks, accepted)
+    conn.executemany(OUTCOME, [(minute, *key, jobs) for key, jobs in tally.items()])
     return accepted
 
 
-def _held(conn: sqlite3.Connection, leases: Sequence[Lease]) -> set[Lease]:
-    """The leases that still hold: the job is active under that very token."""
-    held: set[Lease] = set()
+def _held(conn: sqlite3.Connection, leases: Sequence[Lease]) -> dict[Lease, str]:
+    """The leases that still hold (the job is active under that very token), and the queue
+    of each one's job."""
+    held: dict[Lease, str] = {}
     for chunk in _chunks(list({lease.job_id for lease in leases}), 500):
         marks = ", ".join("?" * len(chunk))
         rows = conn.execute(
-            f"SELECT id, lease_token FROM conveyor_jobs WHERE id IN ({marks}) AND state = 'active'",
+            f"SELECT id, lease_token, queue FROM conveyor_jobs WHERE id IN ({marks}) "
+            "AND state = 'active'",
             chunk,
         )
-        held.update(Lease(job_id, token) for job_id, token in rows)
+        held.update((Lease(job_id, token), queue) for job_id, token, queue in rows)
     return held
+
+
+# the finished jobs' counters: each statement that finishes, revives or deletes jobs adds
+# what it changed, in its own transaction
+COUNT_FINISHED = (
+    "INSERT INTO conveyor_finished (queue, state, jobs) VALUES (?, ?, ?) "
+    "ON CONFLICT (queue, state) DO UPDATE SET jobs = jobs + excluded.jobs"
+)
+
+
+def _count_finished(conn: sqlite3.Connection, jobs: Iterable[tuple[str, str]], step: int) -> int:
+    """Add `step` (1 or -1) to the counter of each finished job's (queue, state); return
+    how many jobs there were. One statement whatever their number."""
+    tally = collections.Counter(jobs)
+    conn.executemany(COUNT_FINISHED, [(*key, step * n) for key, n in tally.items()])
+    return tally.total()
+
+
+def _paused(conn: sqlite3.Connection) -> frozenset[str]:
+    return frozenset(queue for (queue,) in conn.execute("SELECT queue FROM conveyor_paused"))
+
+
+# the live jobs per queue and state from the state index, and the due ones (queued, or
+# scheduled and due) from the pending index, as BACKLOG reads them (see backlog_of_rows)
+LIVE_COUNTS = (
+    "SELECT queue, state, count(*), 0.0 FROM conveyor_jobs "
+    "WHERE state IN ('scheduled', 'queued', 'active') GROUP BY queue, state "
+    "UNION ALL "
+    "SELECT queue, 'due', count(*), 0.0 FROM conveyor_jobs INDEXED BY conveyor_jobs_pending "
+    "WHERE state IN ('queued', 'scheduled') AND due_at <= ? GROUP BY queue"
+)
+# finished jobs whose record expired but is not purged yet (a minute's worth at most while
+# a worker sweeps): still counted in conveyor_finished, no longer live
+EXPIRED_COUNTS = (
+    "SELECT queue, state, count(*) FROM conveyor_jobs INDEXED BY conveyor_jobs_expiry "
+    "WHERE expires_at <= ? GROUP BY queue, state"
+)
+
+
+def _count(conn: sqlite3.Connection, now: float) -> dict[str, dict[JobState, int]]:
+    """Jobs per queue and state, never reading the finished ones: those are counted as
+    they come and go (conveyor_finished), so the cost follows the backlog, not the history."""
+    counts: dict[str, dict[JobState, int]] = {}
+    for queue, backlog in backlog_of_rows(conn.execute(LIVE_COUNTS, (now,))).items():
+        counts[queue] = {
+            JobState.SCHEDULED: backlog.scheduled,
+            JobState.QUEUED: backlog.queued,
+            JobState.ACTIVE: backlog.active,
+        }
+    for queue, state, jobs in conn.execute("SELECT queue, state, jobs FROM conveyor_finished"):
+        counts.setdefault(queue, {})[JobState(state)] = jobs
+    for queue, state, jobs in conn.execute(EXPIRED_COUNTS, (now,)):
+        counts[queue][JobState(state)] -= jobs
+    nonzero = {queue: {s: n for s, n in per.items() if n} for queue, per in counts.items()}
+    return {queue: per for queue, per in nonzero.items() if per}
+
+
+# -- listing -------------------------------------------------------------------------------
+#
+# A page is read newest first, (enqueued_at, seq) descending, from one index: the state
+# index, one range per state and queue (every job is in one); the task index; or the id
+# index for an id prefix. Each range is read from its top only as far as the page needs, and
+# the ranges merged. The filters the index does not apply are checked on the rows it leads
+# to; when more than one index could serve, the one with the fewest entries to read wins,
+# counted up to PROBE (see _choose).
+
+PROBE = 10_000
+ID_INDEX = "sqlite_autoindex_conveyor_jobs_1"  # the index of UNIQUE (id)
+# how each state filter reads the stored states: a scheduled job whose time has come reads
+# as queued
+STORED_STATES: dict[JobState, list[tuple[str, str]]] = {
+    **{state: [(state.value, "")] for state in JobState},
+    JobState.QUEUED: [("queued", ""), ("scheduled", " AND due_at <= ?")],
+    JobState.SCHEDULED: [("scheduled", " AND due_at > ?")],
+}
+EVERY_STATE = [(state.value, "") for state in JobState]
+# the queues holding jobs of one state, read from the state index one queue at a time
+QUEUES_OF_STATE = (
+    "WITH RECURSIVE holding(queue) AS ("
+    "SELECT min(queue) FROM conveyor_jobs WHERE state = :state "
+    "UNION ALL "
+    "SELECT (SELECT min(queue) FROM conveyor_jobs WHERE state = :state AND queue > holding.queue) "
+    "FROM holding WHERE holding.queue IS NOT NULL"
+    ") SELECT queue FROM holding WHERE queue IS NOT NULL"
+)
+_Key = tuple[float, int]  # (enqueued_at, seq): a listing's order, and its cursor
+_Clause = tuple[str, tuple[Any, ...]]  # SQL to append to a WHERE, and its parameters
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Range:
+    where: str  # on the index's leading columns (and, for a state filter, due_at)
+    params: tuple[Any, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Walk:
+    """Ranges of one index; `covers` names the filters they apply by themselves."""
+
+    index: str
+    ranges: list[_Range]
+    covers: frozenset[str]
+    ordered: bool = True
+
+
+def _page(conn: sqlite3.Connection, query: JobFilter, after: _Key | None, now: float) -> JobPage:
+    bounds = _bounds(query, after)
+    walk = _choose(conn, _walks(conn, query, now), bounds)
+    wanted = query.offset + query.limit + 1  # one more tells whether a next page exists
+    keys = _newest(conn, walk, bounds, _filters(query, walk.covers, now), wanted)
+    keys = keys[query.offset :]
+    page = keys[: query.limit]
+    more = len(keys) > query.limit and query.limit > 0
+    return JobPage(
+        _records(conn, [seq for _, seq in page], now), _cursor(page[-1]) if more else None
+    )
+
+
+def _newest(
+    conn: sqlite3.Connection, walk: _Walk, bounds: _Clause, filters: _Clause, wanted: int
+) -> list[_Key]:
+    """The keys of the `wanted` newest jobs the walk leads to that pass the filters. Each
+    range is a cursor stepped only as far as the merge needs, so a page of a walk of many
+    ranges reads about as many entries as one of a single range."""
+    ranges = [
+        conn.execute(
+            f"SELECT enqueued_at, seq FROM conveyor_jobs INDEXED BY {walk.index} "
+            f"WHERE {part.where}{bounds[0]}{filters[0]} "
+            "ORDER BY enqueued_at DESC, seq DESC LIMIT ?",
+            (*part.params, *bounds[1], *filters[1], wanted),
+        )
+        for part in walk.ranges
+    ]
+    return list(itertools.islice(heapq.merge(*ranges, reverse=True), wanted))
+
+
+def _records(conn: sqlite3.Connection, seqs: list[int], now: float) -> list[JobRecord]:
+    found: dict[int, JobRecord] = {}
+    for chunk in _chunks(seqs, 500):
+        marks = ", ".join("?" * len(chunk))
+        for row in conn.execute(
+            f"SELECT {COLUMNS} FROM conveyor_jobs WHERE seq IN ({marks})", chunk
+        ):
+            found[row[0]] = _observe(_record(row), now)
+    return [found[seq] for seq in seqs]
+
+
+def _walks(conn: sqlite3.Connection, query: JobFilter, now: float) -> list[_Walk]:
+    """The indexes that could serve the query, ordered ones first."""
+    walks: list[_Walk] = []
+    if query.task is None or query.state is not None or query.queue is not None:
+        # a range per (stored) state and queue: every job's, when neither is given
+        states = EVERY_STATE if query.state is None else STORED_STATES[query.state]
+        ranges = [
+            _Range(f"state = ? AND queue = ?{due}", (stored, queue, *([now] if due else [])))
+            for stored, due in states
+            for queue in _queues(conn, stored, query.queue)
+        ]
+        walks.append(_Walk("conveyor_jobs_state", ranges, frozenset({"state", "queue"})))
+    if query.task is not None:
+        task = _Range("task = ?", (query.task,))
+        walks.append(_Walk("conveyor_jobs_task", [task], frozenset({"task"})))
+    if query.id_prefix:
+        where, params = _id_range(query.id_prefix)
+        walks.append(_Walk(ID_INDEX, [_Range(where, params)], frozenset({"id_prefix"}), False))
+    return walks
+
+
+def _queues(conn: sqlite3.Connection, state: str, queue: str | None) -> list[str]:
+    if queue is not None:
+        return [queue]
+    return [name for (name,) in conn.execute(QUEUES_OF_STATE, {"state": state})]
+
+
+def _choose(conn: sqlite3.Connection, walks: list[_Walk], bounds: _Clause) -> _Walk:
+    """The ordered walk with the fewest entries (as far as PROBE counts); or the id index,
+    read whole and sorted, when it holds fewer than PROBE entries and at most half as many
+    as that walk: with more, were its ids spread evenly, that walk finds the page within
+    twice the page's length."""
+    if len(walks) == 1:
+        return walks[0]
+    sizes = [_size(conn, walk, bounds) for walk in walks]
+    fewest, best = min((size, i) for i, size in enumerate(sizes) if walks[i].ordered)
+    for walk, size in zip(walks, sizes, strict=True):
+        if not walk.ordered and size < PROBE and 2 * size <= fewest:
+            return walk
+    return walks[best]
+
+
+def _size(conn: sqlite3.Connection, walk: _Walk, bounds: _Clause) -> int:
+    """The walk's entries, counted from its index alone up to PROBE."""
+    size = 0
+    for part in walk.ranges:
+        (found,) = conn.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM conveyor_jobs INDEXED BY {walk.index} "
+            f"WHERE {part.where}{bounds[0]} LIMIT ?)",
+            (*part.params, *bounds[1], PROBE - size),
+        ).fetchone()
+        size += found
+        if size >= PROBE:
+            break
+    return size
+
+
+def _bounds(query: JobFilter, after: _Key | None) -> _Clause:
+    """The time range and the cursor: every index of a walk but the id's applies them."""
+    sql = ""
+    params: list[Any] = []
+    if query.since is not None:
+        sql += " AND enqueued_at >= ?"
+        params.append(query.since)
+    if query.until is not None:
+        sql += " AND enqueued_at < ?"
+        params.append(query.until)
+    if after is not None:
+        sql += " AND (enqueued_at, seq) < (?, ?)"
+        params += after
+    return sql, tuple(params)
+
+
+def _filters(query: JobFilter, covered: frozenset[str], now: float) -> _Clause:
+    """The checks on the rows a walk leads to: the filters its index does not apply."""
+    sql = f" AND {LIVE}"
+    params: list[Any] = [now]
+    if query.state is not None and "state" not in covered:
+        states = STORED_STATES[query.state]
+        sql += " AND (" + " OR ".join(f"(state = ?{due})" for _, due in states) + ")"
+        for stored, due in states:
+            params += [stored, now] if due else [stored]
+    if query.queue is not None and "queue" not in covered:
+        sql += " AND queue = ?"
+        params.append(query.queue)
+    if query.task is not None and "task" not in covered:
+        sql += " AND task = ?"
+        params.append(query.task)
+    if query.id_prefix and "id_prefix" not in covered:
+        where, bounds = _id_range(query.id_prefix)
+        sql += f" AND {where}"
+        params += bounds
+    if query.worker is not None:
+        sql += " AND worker = ?"
+        params.append(query.worker)
+    return sql, tuple(params)
+
+
+def _id_range(prefix: str) -> tuple[str, tuple[str, ...]]:
+    """The ids starting with `prefix`, as a range of the id index: SQLite orders text by
+    its UTF-8 bytes, which is code point order."""
+    end = prefix
+    while end:
+        following = ord(end[-1]) + 1
+        if following == 0xD800:  # surrogates are no text: the next code point is U+E000
+            following = 0xE000
+        if following <= 0x10FFFF:
+            return "id >= ? AND id < ?", (prefix, end[:-1] + chr(following))
+        end = end[:-1]
+    return "id >= ?", (prefix,)
+
+
+def _cursor(key: _Key) -> str:
+    enqueued_at, seq = key
+    return f"{enqueued_at!r}:{seq}"
+
+
+def _cursor_key(cursor: str | None) -> _Key | None:
+    if cursor is None:
+        return None
+    try:
+        enqueued_at, seq = cursor.split(":")
+        return float(enqueued_at), int(seq)
+    except ValueError:
+        raise ValueError(
+            f"{cursor!r} is not a cursor of this backend: pass a page's next_cursor"
+        ) from None
 
 
 def _select(conn: sqlite3.Connection, job_id: str, now: float) -> JobRecord | None:

@@ -74,6 +74,33 @@ MIGRATIONS: list[list[str]] = [
         "CREATE TABLE conveyor_rates (key TEXT PRIMARY KEY, tokens REAL NOT NULL, "
         "updated_at REAL NOT NULL) WITHOUT ROWID",
     ],
+    [
+        # listings read jobs newest first, (enqueued_at, seq) descending, by walking this
+        # index from the top, one range per state and queue (the backlog's index, its key
+        # lengthened: no new index on the path of claims and acks) ...
+        "DROP INDEX conveyor_jobs_state",
+        "CREATE INDEX conveyor_jobs_state ON conveyor_jobs (state, queue, enqueued_at)",
+        # ... or a task's jobs: a task never changes, so this costs an enqueue, not a claim
+        "CREATE INDEX conveyor_jobs_task ON conveyor_jobs (task, enqueued_at)",
+        # the finished jobs per queue and state, kept exact by every statement that finishes,
+        # revives or deletes jobs, so counting them does not read the history
+        "CREATE TABLE conveyor_finished (queue TEXT NOT NULL, state TEXT NOT NULL, "
+        "jobs INTEGER NOT NULL, PRIMARY KEY (queue, state)) WITHOUT ROWID",
+        "INSERT INTO conveyor_finished SELECT queue, state, count(*) FROM conveyor_jobs "
+        "WHERE state IN ('succeeded', 'failed', 'cancelled') GROUP BY queue, state",
+        # how many attempts of a task on a queue ended each way in each minute (the ack
+        # batch adds to them); the oldest minutes are purged first
+        "CREATE TABLE conveyor_outcomes (minute REAL NOT NULL, queue TEXT NOT NULL, "
+        "task TEXT NOT NULL, outcome TEXT NOT NULL, jobs INTEGER NOT NULL, "
+        "PRIMARY KEY (minute, queue, task, outcome)) WITHOUT ROWID",
+        # the live workers, each renewed by its heartbeats until expires_at
+        "CREATE TABLE conveyor_workers (name TEXT PRIMARY KEY, host TEXT NOT NULL, "
+        "pid INTEGER NOT NULL, queues TEXT NOT NULL, concurrency INTEGER NOT NULL, "
+        "started_at REAL NOT NULL, processed INTEGER NOT NULL, last_seen REAL NOT NULL, "
+        "expires_at REAL NOT NULL) WITHOUT ROWID",
+        # the queues no claim takes from
+        "CREATE TABLE conveyor_paused (queue TEXT PRIMARY KEY) WITHOUT ROWID",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

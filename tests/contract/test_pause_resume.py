@@ -215,13 +215,19 @@ async def test_waiting_for_work_still_sees_a_queue_that_is_not_paused(backend: B
         await backend.wait_for_work(["p", "o"], timeout=5)
 
 
-async def test_a_resume_ends_a_wait_for_the_queues_work(backend: Backend) -> None:
+@pytest.mark.parametrize("by", ["this backend", "another process"])
+async def test_a_resume_ends_a_wait_for_the_queues_work(
+    backend: Backend, peer: Backend, by: str
+) -> None:
+    # a backend that pushes new work wakes the wait at once; one whose waits poll (SQLite)
+    # sees the resume at its next look, well within the wait's timeout
+    resumer_backend = backend if by == "this backend" else peer
     await enqueue(backend, make_job("held", queue="p"))
     await backend.pause_queue("p")
 
     async def resume_soon() -> None:
         await asyncio.sleep(0.3)
-        await backend.resume_queue("p")
+        await resumer_backend.resume_queue("p")
 
     resumer = asyncio.create_task(resume_soon())
     started = time.monotonic()
@@ -231,22 +237,3 @@ async def test_a_resume_ends_a_wait_for_the_queues_work(backend: Backend) -> Non
 
     assert 0.25 <= elapsed < 2.0
     assert ids(await claim(backend, ("p",))) == ["held"]
-
-
-async def test_a_resume_by_another_process_ends_a_wait(backend: Backend, peer: Backend) -> None:
-    # a backend that pushes new work wakes the wait at once; one whose waits poll (SQLite)
-    # sees the resume at its next look, well within the wait's timeout
-    await enqueue(backend, make_job("held", queue="p"))
-    await backend.pause_queue("p")
-
-    async def resume_soon() -> None:
-        await asyncio.sleep(0.3)
-        await peer.resume_queue("p")
-
-    resumer = asyncio.create_task(resume_soon())
-    started = time.monotonic()
-    await backend.wait_for_work(["p"], timeout=5)
-    elapsed = time.monotonic() - started
-    await resumer
-
-    assert 0.25 <= elapsed < 2.0

@@ -38,13 +38,16 @@ def most_at_once(runs: list[Execution], deaths: dict[int, int]) -> int:
 
 async def test_concurrency_holds_across_two_workers_and_a_killed_one(harness: Harness) -> None:
     # enough work that some is left once the killed worker's lease runs out
-    handles = [await harness.jobs.limited_nap.enqueue(NAP) for _ in range(24)]
+    handles = [await harness.jobs.limited_nap.enqueue(NAP) for _ in range(40)]
+    # the first starts alone: two racing for two slots, one may win every claim
     first = harness.start_worker(concurrency=8)
-    second = harness.start_worker(concurrency=8)
-    await harness.started(first, second)
-
-    # kill the first worker while it runs a limited job: its slot must come free
+    await harness.started(first)
     await harness.wait_until(lambda: bool(harness.ran_by(first.pid)), 30, "worker 1 to run one")
+    second = harness.start_worker(concurrency=8)
+    await harness.started(second)
+
+    # kill the first worker while it runs a limited job (it keeps both slots busy): its
+    # slot must come free
     first.kill()
     died = first.died_ns
     assert died is not None

@@ -747,6 +747,27 @@ def _check_queue_name(queue: object) -> None:
         raise ConfigurationError(f"a queue name must be 1 to 100 characters, got {queue!r}")
 
 
+# A listing's order, newest first, and what its cursor holds: (enqueued_at, seq)
+ListingKey = tuple[float, int]
+
+
+def listing_cursor(key: ListingKey) -> str:
+    """The cursor of the page after the job at `key`."""
+    enqueued_at, seq = key
+    return f"{enqueued_at!r}:{seq}"
+
+
+def listing_key(cursor: str) -> ListingKey:
+    """The position a `listing_cursor` names; ValueError for anything else."""
+    try:
+        enqueued_at, seq = cursor.split(":")
+        return float(enqueued_at), int(seq)
+    except ValueError:
+        raise ValueError(
+            f"{cursor!r} is not a cursor of this backend: pass a page's next_cursor"
+        ) from None
+
+
 def outcome_tally(acks: Sequence[Ack], accepted: Sequence[bool]) -> dict[tuple[str, str, str], int]:
     """The accepted acks counted by (queue, task, outcome): one batch's increments of the
     per-minute outcome counters."""

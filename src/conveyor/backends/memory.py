@@ -29,12 +29,15 @@ from conveyor.backends.base import (
     JobPage,
     Lease,
     LeaseStatus,
+    ListingKey,
     OutcomeCount,
     QueueBacklog,
     Recovered,
     RunningUpdate,
     WorkerInfo,
     bucket_tokens,
+    listing_cursor,
+    listing_key,
     minute_of,
     new_record,
     outcome_tally,
@@ -45,7 +48,7 @@ from conveyor.job import PENDING_STATES, JobRecord, JobState
 
 _HeapEntry = tuple[int, float, int, str, int]  # -priority, due_at, seq, job id, version
 # (enqueued_at, seq): the order of listings, newest first, and their cursor
-_Key = tuple[float, int]
+_Key = ListingKey
 
 
 class MemoryBackend(Backend):
@@ -362,7 +365,7 @@ class MemoryBackend(Backend):
             return None if record is None else _observed(record, now)
 
     async def _page(self, query: JobFilter) -> JobPage:
-        after = None if query.cursor is None else _cursor_key(query.cursor)
+        after = None if query.cursor is None else listing_key(query.cursor)
         with self._lock:
             now = time.time()
             live = [r for r in self._jobs.values() if not _expired(r, now)]
@@ -376,7 +379,7 @@ class MemoryBackend(Backend):
         found = matching[query.offset : query.offset + query.limit + 1]
         page = found[: query.limit]
         more = len(found) > query.limit and query.limit > 0
-        return JobPage([seen for _, seen in page], _cursor(page[-1][0]) if more else None)
+        return JobPage([seen for _, seen in page], listing_cursor(page[-1][0]) if more else None)
 
     async def _register_worker(self, worker: WorkerInfo, ttl: float) -> None:
         with self._lock:
@@ -538,21 +541,6 @@ def _matches(seen: JobRecord, query: JobFilter) -> bool:
         and (query.until is None or seen.enqueued_at < query.until)
         and (query.worker is None or seen.worker == query.worker)
     )
-
-
-def _cursor(key: _Key) -> str:
-    enqueued_at, seq = key
-    return f"{enqueued_at!r}:{seq}"
-
-
-def _cursor_key(cursor: str) -> _Key:
-    try:
-        enqueued_at, seq = cursor.split(":")
-        return float(enqueued_at), int(seq)
-    except ValueError:
-        raise ValueError(
-            f"{cursor!r} is not a cursor of this backend: pass a page's next_cursor"
-        ) from None
 
 
 def _observed(record: JobRecord, now: float) -> JobRecord:

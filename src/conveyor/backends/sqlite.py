@@ -35,6 +35,7 @@ from conveyor.backends.base import (
     JobPage,
     Lease,
     LeaseStatus,
+    ListingKey,
     OutcomeCount,
     QueueBacklog,
     Recovered,
@@ -42,6 +43,8 @@ from conveyor.backends.base import (
     WorkerInfo,
     backlog_of_rows,
     bucket_tokens,
+    listing_cursor,
+    listing_key,
     minute_of,
     new_record,
     outcome_tally,
@@ -354,7 +357,7 @@ class SQLiteBackend(Backend):
         return await self._thread.run(lambda conn, now: _select(conn, job_id, now), writes=False)
 
     async def _page(self, query: JobFilter) -> JobPage:
-        after = _cursor_key(query.cursor)
+        after = None if query.cursor is None else listing_key(query.cursor)
         return await self._thread.run(
             lambda conn, now: _page(conn, query, after, now), writes=False
         )
@@ -782,7 +785,7 @@ QUEUES_OF_STATE = (
     "FROM holding WHERE holding.queue IS NOT NULL"
     ") SELECT queue FROM holding WHERE queue IS NOT NULL"
 )
-_Key = tuple[float, int]  # (enqueued_at, seq): a listing's order, and its cursor
+_Key = ListingKey  # (enqueued_at, seq): a listing's order, and its cursor
 _Clause = tuple[str, tuple[Any, ...]]  # SQL to append to a WHERE, and its parameters
 
 
@@ -811,7 +814,7 @@ def _page(conn: sqlite3.Connection, query: JobFilter, after: _Key | None, now: f
     page = keys[: query.limit]
     more = len(keys) > query.limit and query.limit > 0
     return JobPage(
-        _records(conn, [seq for _, seq in page], now), _cursor(page[-1]) if more else None
+        _records(conn, [seq for _, seq in page], now), listing_cursor(page[-1]) if more else None
     )
 
 
@@ -954,23 +957,6 @@ def _id_range(prefix: str) -> tuple[str, tuple[str, ...]]:
             return "id >= ? AND id < ?", (prefix, end[:-1] + chr(following))
         end = end[:-1]
     return "id >= ?", (prefix,)
-
-
-def _cursor(key: _Key) -> str:
-    enqueued_at, seq = key
-    return f"{enqueued_at!r}:{seq}"
-
-
-def _cursor_key(cursor: str | None) -> _Key | None:
-    if cursor is None:
-        return None
-    try:
-        enqueued_at, seq = cursor.split(":")
-        return float(enqueued_at), int(seq)
-    except ValueError:
-        raise ValueError(
-            f"{cursor!r} is not a cursor of this backend: pass a page's next_cursor"
-        ) from None
 
 
 def _select(conn: sqlite3.Connection, job_id: str, now: float) -> JobRecord | None:

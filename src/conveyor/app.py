@@ -388,11 +388,6 @@ class Conveyor:
             return [item.created for item in stored]
 
         await self.middleware_chain.enqueue(records, write)
-        if len(stored) != len(records):
-            raise ConfigurationError(
-                "a middleware's enqueue hook returned without calling call_next(): "
-                "nothing was stored"
-            )
         return stored
 
     def enqueue_many_sync(

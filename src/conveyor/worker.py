@@ -417,20 +417,12 @@ class Worker:
 
     async def _through_enqueue_hooks(self, follow_ups: Sequence[JobRecord]) -> None:
         """A workflow step's next jobs pass the enqueue hooks; they are stored with the
-        step's success, atomically."""
-        stored = False
+        step's success, atomically: the hooks' store only says they will be."""
 
-        async def store() -> Sequence[bool]:
-            nonlocal stored
-            stored = True
+        async def stored_with_the_ack() -> Sequence[bool]:
             return [True] * len(follow_ups)
 
-        await self.app.middleware_chain.enqueue(follow_ups, store)
-        if not stored:
-            raise ConfigurationError(
-                "a middleware's enqueue hook returned without calling call_next(): "
-                "the workflow's next steps cannot be stored"
-            )
+        await self.app.middleware_chain.enqueue(follow_ups, stored_with_the_ack)
 
     def _stopped(self, running: _Running) -> None:
         reason = running.stop_reason

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
+from conveyor.errors import ConfigurationError
 from conveyor.job import JobError
 from conveyor.middleware.base import Job, Middleware, Outcome, OutgoingJob
 
@@ -36,11 +37,26 @@ class MiddlewareChain:
         """Whether any middleware wants to hear how jobs ended."""
         return bool(self._listeners)
 
+    async def enqueue(self, jobs: Sequence[OutgoingJob], store: Store) -> Sequence[bool]:
+        """Run the enqueue hooks around `store`; what it stored, or a ConfigurationError
+        when a hook returned without calling `call_next()` (nothing was stored)."""
+        stored: Sequence[bool] | None = None
+
+        async def store_once() -> Sequence[bool]:
+            nonlocal stored
+            stored = await store()
+            return stored
+
+        await self._enqueue_from(0, jobs, store_once)
+        if stored is None:
+            raise ConfigurationError(
+                "a middleware's enqueue hook returned without calling call_next(): "
+                "nothing was stored"
+            )
+        return stored
+
     # Plain functions that hand back the outermost hook's awaitable: no frame of their own
     # around every job.
-
-    def enqueue(self, jobs: Sequence[OutgoingJob], store: Store) -> Awaitable[Sequence[bool]]:
-        return self._enqueue_from(0, jobs, store)
 
     def _enqueue_from(
         self, index: int, jobs: Sequence[OutgoingJob], store: Store

@@ -73,8 +73,12 @@ async def test_sigkill_with_many_jobs_in_flight(harness: Harness) -> None:
 async def test_sigkill_between_return_and_acknowledgement(harness: Harness) -> None:
     """Reliability #2: at most one extra run; never both succeeded and queued."""
     jobs = harness.jobs
-    bystanders = [h.id for h in await jobs.app.enqueue_many([jobs.nap.s(0.05) for _ in range(20)])]
+    # the worker's other slots hold long naps while the racer returns: no other job ends in
+    # that turn of the loop to wake the flusher before the kill (see die_after_return)
+    sleepers = await jobs.app.enqueue_many([jobs.nap.s(3.0) for _ in range(4)])
     racer = (await jobs.die_after_return.enqueue()).id
+    queued = await jobs.app.enqueue_many([jobs.nap.s(0.05) for _ in range(20)])
+    bystanders = [handle.id for handle in [*sleepers, *queued]]
 
     first = harness.start_worker(concurrency=5, lease=LEASE, heartbeat=HEARTBEAT)
     code = await harness.wait_exit(first, 20)
@@ -84,6 +88,7 @@ async def test_sigkill_between_return_and_acknowledgement(harness: Harness) -> N
     runs = harness.runs()[racer]
     assert [(run.pid, run.attempt, run.completed) for run in runs] == [(first.pid, 1, True)]
     held = {r.id for r in (await harness.records()).values() if r.state is JobState.ACTIVE}
+    assert {handle.id for handle in sleepers} <= held, "the sleepers were not all running"
     stranded = await harness.record(racer)
     assert stranded.state is JobState.ACTIVE, "the outcome was written although the worker died"
     assert stranded.attempts == 1

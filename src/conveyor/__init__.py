@@ -17,7 +17,7 @@ from conveyor.errors import (
     SerializationError,
     TaskTimeout,
 )
-from conveyor.job import JobError, JobEvent, JobHandle, JobInfo, JobState
+from conveyor.job import Attempt, JobError, JobEvent, JobHandle, JobInfo, JobState
 from conveyor.scheduler import Schedule
 from conveyor.task import AsyncTask, EnqueueOptions, Signature, Step, Task
 from conveyor.worker import Worker
@@ -27,6 +27,7 @@ from conveyor.workflow_handle import WorkflowHandle
 __all__ = [
     "ArgumentError",
     "AsyncTask",
+    "Attempt",
     "BackendUnavailable",
     "ConfigurationError",
     "Context",

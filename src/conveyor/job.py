@@ -68,6 +68,35 @@ class JobError:
         )
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Attempt:
+    """One ended attempt of a job: the worker that ran it, when, and how it ended.
+
+    `outcome` is one of succeeded, failed, retried, cancelled, or lease_expired (its worker
+    died or stalled, and a sweep took the job back); `error` is the error's type and the
+    start of its message. An attempt handed back unrun at shutdown is not one.
+    """
+
+    number: int
+    worker: str | None
+    started_at: float | None
+    ended_at: float
+    outcome: str
+    error: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Attempt:
+        started_at = data.get("started_at")
+        return cls(
+            number=int(data.get("number") or 0),
+            worker=data.get("worker") or None,
+            started_at=None if started_at is None else float(started_at),
+            ended_at=float(data.get("ended_at") or 0.0),
+            outcome=str(data.get("outcome", "")),
+            error=data.get("error") or None,
+        )
+
+
 @dataclasses.dataclass(slots=True)
 class JobRecord:
     """One job as the backend stores it. Times are the backend's clock, in epoch seconds."""
@@ -116,6 +145,9 @@ class JobRecord:
     rate_key: str | None = None
     rate_limit: int | None = None
     rate_period: float | None = None
+    # the attempts that ended, oldest first (the last `MAX_HISTORY`); the running one, if
+    # any, is told by `started_at` and `worker`
+    history: tuple[Attempt, ...] = ()
 
     def holds_unique_key(self, now: float) -> bool:
         if self.unique_key is None:
@@ -149,6 +181,7 @@ class JobInfo:
     headers: dict[str, str]
     cancel_requested: bool
     worker: str | None
+    history: tuple[Attempt, ...] = ()  # the attempts that ended, oldest first
 
     @classmethod
     def from_record(cls, record: JobRecord) -> JobInfo:
@@ -170,6 +203,7 @@ class JobInfo:
             headers=dict(record.headers),
             cancel_requested=record.cancel_requested,
             worker=record.worker,
+            history=record.history,
         )
 
 

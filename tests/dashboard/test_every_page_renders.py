@@ -7,6 +7,7 @@ import html
 import zoneinfo
 
 from conveyor import Conveyor
+from conveyor.dashboard.present import utc
 
 from .support import WORKER, Seeded, client
 
@@ -75,6 +76,30 @@ async def test_a_failed_jobs_page_shows_its_error_and_whole_traceback(
     assert "Attempts</dt><dd>1 of 3" in text
     assert f"<code>{WORKER}</code>" in text
     assert ">Retry</button>" in text
+
+
+async def test_a_jobs_page_lists_each_attempt_with_its_worker_times_and_outcome(
+    app: Conveyor, seeded: Seeded
+) -> None:
+    backend = await app.connected()
+    retried = await backend.get(seeded.retried)
+    assert retried is not None
+    (attempt,) = retried.history
+    async with client(app) as http:
+        waiting = html.unescape((await http.get(f"/jobs/{seeded.retried}")).text)
+        running = html.unescape((await http.get(f"/jobs/{seeded.active}")).text)
+        fresh = html.unescape((await http.get(f"/jobs/{seeded.queued}")).text)
+
+    section = waiting.split('<section class="attempts">')[1].split("</section>")[0]
+    assert f"<td>1</td>\n        <td><code>{WORKER}</code></td>" in section
+    assert f'<time datetime="{utc(attempt.started_at)}">' in section
+    assert '<span class="outcome outcome-retried">retried</span>' in section
+    assert "ConnectionError: smtp.example.com refused the connection" in section
+    assert "outcome-running" not in section
+    section = running.split('<section class="attempts">')[1].split("</section>")[0]
+    assert '<span class="outcome outcome-running">running</span>' in section
+    assert f"<code>{WORKER}</code>" in section
+    assert "none yet" in fresh.split('<section class="attempts">')[1].split("</section>")[0]
 
 
 async def test_a_running_jobs_page_shows_its_worker_and_offers_to_stop_it(

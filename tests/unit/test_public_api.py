@@ -12,6 +12,7 @@ import conveyor.middleware
 PUBLIC_NAMES = [
     "ArgumentError",
     "AsyncTask",
+    "Attempt",
     "BackendUnavailable",
     "ConfigurationError",
     "Context",

@@ -44,6 +44,7 @@ from conveyor.backends.base import (
     reset_for_retry,
     worker_lost_error,
 )
+from conveyor.backends.history import ACKED_OUTCOMES, LEASE_EXPIRED, ended
 from conveyor.job import PENDING_STATES, JobRecord, JobState
 
 _HeapEntry = tuple[int, float, int, str, int]  # -priority, due_at, seq, job id, version
@@ -271,6 +272,8 @@ class MemoryBackend(Backend):
                     accepted.append(False)
                     continue
                 accepted.append(True)
+                if item.state is not JobState.QUEUED:  # handed back unrun: no attempt
+                    ended(record, ACKED_OUTCOMES[item.state], now, item.error)
                 if item.state is JobState.SCHEDULED or item.state is JobState.QUEUED:
                     if item.state is JobState.QUEUED:
                         record.attempts -= 1  # handed back unrun: the attempt does not count
@@ -317,6 +320,7 @@ class MemoryBackend(Backend):
                     continue
                 if record.lease_expires_at is None or record.lease_expires_at > now:
                     continue
+                ended(record, LEASE_EXPIRED, now, None)
                 if record.cancel_requested:  # its worker died: the cancellation wins
                     self._finish(record, JobState.CANCELLED, now)
                     cancelled += 1

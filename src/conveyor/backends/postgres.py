@@ -76,6 +76,7 @@ except ImportError as exc:  # pragma: no cover - depends on the install
         "the PostgreSQL backend needs psycopg 3: pip install 'conveyor[postgres]'"
     ) from exc
 
+from conveyor.backends.history import note_of
 from conveyor.backends.postgres_caller import AsyncRunner, Row, caller_runner
 from conveyor.backends.postgres_listen import Listener, Subscription
 from conveyor.backends.postgres_rows import (
@@ -309,6 +310,7 @@ class PostgresBackend(Backend):
             "retry_in": [float(ack.retry_in) for ack in chosen],
             "unrun": [1 if ack.state is JobState.QUEUED else 0 for ack in chosen],
             "outcome": [COUNTED_OUTCOMES[ack.state] for ack in chosen],
+            "note": [note_of(ack.error) for ack in chosen],
             "task": [ack.task or None for ack in chosen],
             "queue": [ack.queue or None for ack in chosen],
             "work": self.sql.work_channel,

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from conveyor.backends.base import Enqueued, new_record
+from conveyor.backends.history import history_of
 from conveyor.backends.postgres_caller import Row, Runner
 from conveyor.backends.postgres_sql import Statements
 from conveyor.errors import EnqueueError
@@ -155,7 +156,7 @@ def record(row: Row) -> JobRecord:
         cancel_requested=row[24], expires_at=_epoch(row[25]), unique_key=row[27],
         unique_until=None if row[28] is None else UniqueUntil(row[28]), unique_for=row[29],
         limit_key=row[30], limit=row[31], rate_key=row[32], rate_limit=row[33],
-        rate_period=row[34],
+        rate_period=row[34], history=history_of(row[35]),
     )  # fmt: skip
 
 

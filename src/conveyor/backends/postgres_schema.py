@@ -198,6 +198,10 @@ MIGRATIONS: list[list[str]] = [
         )
         """,
     ],
+    [
+        # each job's ended attempts, a JSON array appended to by the statement that ends one
+        "ALTER TABLE {schema}.conveyor_jobs ADD COLUMN history jsonb",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

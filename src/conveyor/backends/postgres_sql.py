@@ -13,6 +13,7 @@ import datetime
 from typing import Any
 
 from conveyor.backends.base import JobFilter
+from conveyor.backends.history import LEASE_EXPIRED, MAX_HISTORY
 from conveyor.backends.postgres_schema import quoted
 
 # a job as readers see it: a scheduled job whose time has come reads as queued
@@ -24,7 +25,7 @@ COLUMNS = """
     j.result_ttl, j.enqueued_at, j.due_at, j.started_at, j.finished_at, j.lease_token,
     j.lease_expires_at, j.worker, j.result, j.error, j.progress, j.progress_message,
     j.checkpoint, j.cancel_requested, j.expires_at, j.seq, j.unique_key, j.unique_until,
-    j.unique_for, j.limit_key, j."limit", j.rate_key, j.rate_limit, j.rate_period
+    j.unique_for, j.limit_key, j."limit", j.rate_key, j.rate_limit, j.rate_period, j.history
 """
 LIVE = "(j.expires_at IS NULL OR j.expires_at > statement_timestamp())"
 
@@ -255,7 +256,24 @@ RETURNING j.id, j.cancel_requested
 # The minute the statement runs in, the key of the outcome counters (base.minute_of).
 MINUTE = "to_timestamp((floor(extract(epoch FROM statement_timestamp()) / 60) * 60)::float8)"
 
+# The job's history with the attempt it is in appended, ended now (SET reads the row as it
+# was), the last MAX_HISTORY kept.
+APPEND_ATTEMPT = (
+    """
+CASE WHEN jsonb_array_length(coalesce(j.history, '[]')) >= """
+    + str(MAX_HISTORY)
+    + """ THEN j.history - 0
+     ELSE coalesce(j.history, '[]') END
+|| jsonb_build_array(jsonb_build_object(
+    'number', j.attempts, 'worker', j.worker,
+    'started_at', extract(epoch FROM j.started_at),
+    'ended_at', extract(epoch FROM statement_timestamp()),
+    'outcome', {outcome}, 'error', {note}))
+"""
+)
+
 # `requeue`: a retry (scheduled) or a hand-back (queued); anything else ends the job.
+# A hand-back made no attempt: the history stays as it was.
 # The dead-letter store (failed) is kept until purged; other ends expire after result_ttl.
 # The job's queue is woken when the job comes back to it or frees a slot of its limit key
 # (workers of other queues that share the key see the slot at their next look).
@@ -267,9 +285,9 @@ WITH a AS (
     SELECT u.*, u.state IN ('scheduled', 'queued') AS requeue
     FROM unnest(%(id)s::text[], %(token)s::text[], %(state)s::text[], %(result)s::bytea[],
                 %(error)s::text[], %(retry_in)s::float8[], %(unrun)s::integer[],
-                %(outcome)s::text[], %(task)s::text[], %(queue)s::text[])
+                %(outcome)s::text[], %(task)s::text[], %(queue)s::text[], %(note)s::text[])
          WITH ORDINALITY AS u(id, token, state, result, error, retry_in, unrun, outcome,
-                              task, queue, ord)
+                              task, queue, note, ord)
 ), done AS (
     UPDATE {jobs} AS j SET
         state = CASE WHEN NOT a.requeue THEN a.state
@@ -285,6 +303,7 @@ WITH a AS (
                       ELSE j.due_at END,
         attempts = j.attempts - a.unrun,
         worker = CASE WHEN a.requeue THEN NULL ELSE j.worker END,
+        history = CASE WHEN a.unrun = 1 THEN j.history ELSE {acked_history} END,
         lease_token = NULL,
         lease_expires_at = NULL
     FROM a
@@ -356,6 +375,7 @@ WITH expired AS (
                           ELSE j.expires_at END,
         worker = CASE WHEN j.cancel_requested OR j.recoveries >= %(max)s THEN j.worker
                       ELSE NULL END,
+        history = {lapsed_history},
         lease_token = NULL,
         lease_expires_at = NULL
     FROM expired WHERE j.seq = expired.seq
@@ -662,6 +682,8 @@ class Statements:
             "due_locked": DUE.format(unpaused=unpaused, jobs=jobs, lock="FOR UPDATE SKIP LOCKED"),
             "startable": STARTABLE.format(jobs=jobs, rates=rates),
             "uncount": UNCOUNT.format(counts=counts),
+            "acked_history": APPEND_ATTEMPT.format(outcome="a.outcome", note="a.note"),
+            "lapsed_history": APPEND_ATTEMPT.format(outcome=f"'{LEASE_EXPIRED}'", note="NULL"),
         }
         parts["take"] = TAKE.format(**parts)
         for name, source in (("insert_many", MANY), ("insert_one", ONE)):

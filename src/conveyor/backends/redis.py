@@ -44,6 +44,7 @@ from conveyor.backends.base import (
     new_record,
     worker_lost_error,
 )
+from conveyor.backends.history import history_of, note_of
 from conveyor.errors import BackendUnavailable, ConfigurationError
 from conveyor.job import JobError, JobRecord, JobState, UniqueUntil
 from conveyor.redact import redacted_url
@@ -540,6 +541,7 @@ def _ack_fields(ack: Ack) -> list[Any]:
     return [
         ack.lease.job_id, ack.lease.token, ack.state.value, _text(ack.result),
         _error(ack.error), repr(ack.retry_in), [_fields(job) for job in ack.follow_ups],
+        note_of(ack.error) or "",
     ]  # fmt: skip
 
 
@@ -639,5 +641,5 @@ def _record(raw: bytes) -> JobRecord:
         unique_for=_number(f.get("unique_for")), limit_key=f.get("limit_key") or None,
         limit=int(f["limit"]) if f.get("limit") else None, rate_key=f.get("rate_key") or None,
         rate_limit=int(f["rate_limit"]) if f.get("rate_limit") else None,
-        rate_period=_number(f.get("rate_period")),
+        rate_period=_number(f.get("rate_period")), history=history_of(f.get("history")),
     )  # fmt: skip

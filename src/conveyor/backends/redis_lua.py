@@ -56,6 +56,7 @@ from __future__ import annotations
 import re
 
 from conveyor.backends.base import COUNTED_OUTCOMES, LIMIT_SCAN, OUTCOME_RETENTION
+from conveyor.backends.history import LEASE_EXPIRED, MAX_HISTORY
 
 DEFAULT_PREFIX = "conveyor"
 # letters, digits and . _ - only: a ':' or a '{' in a prefix would blur the key layout and
@@ -73,6 +74,8 @@ PRELUDE = (
     f"local LIMIT_SCAN = {LIMIT_SCAN}\n"
     f"local OUTCOME = {{{_OUTCOMES}}}\n"
     f"local OUTCOME_RETENTION = {int(OUTCOME_RETENTION)}\n"
+    f"local MAX_HISTORY = {MAX_HISTORY}\n"
+    f"local LEASE_EXPIRED = '{LEASE_EXPIRED}'\n"
     + r"""
 local P = KEYS[1]  -- the store's key prefix: one cached script serves every prefix
 local function now_s()
@@ -312,15 +315,28 @@ local function promote(q, now)
   flush()
 end
 
+-- a job's history (its JSON field) with the attempt it is in appended, ended now, the last
+-- MAX_HISTORY kept; times as the strings the job's fields hold them, to the microsecond
+local function appended(history, attempts, worker, started_at, outcome, now, note)
+  local h = {}
+  if history and history ~= '' then h = cjson.decode(history) end
+  if #h >= MAX_HISTORY then table.remove(h, 1) end
+  h[#h + 1] = {number = tonumber(attempts), worker = worker or nil,
+               started_at = started_at or nil, ended_at = fmt(now), outcome = outcome,
+               error = (note and note ~= '') and note or nil}
+  return cjson.encode(h)
+end
+
 -- the job under this lease, if the lease still holds: its queue, key and the fields
 -- state, lease_token, cancel_requested, result_ttl, attempts, priority, rseq, limit_key,
--- task, seq
+-- task, seq, history, worker, started_at
 local function held(id, token)
   local q = redis.call('HGET', P .. ':ids', id)
   if not q then return nil end
   local k = jkey(q, id)
   local f = redis.call('HMGET', k, 'state', 'lease_token', 'cancel_requested', 'result_ttl',
-                       'attempts', 'priority', 'rseq', 'limit_key', 'task', 'seq')
+                       'attempts', 'priority', 'rseq', 'limit_key', 'task', 'seq', 'history',
+                       'worker', 'started_at')
   if f[1] ~= 'active' or f[2] ~= token then return nil end
   return q, k, f
 end
@@ -505,7 +521,8 @@ return out
 )
 
 # ARGV: one JSON array per ack: id, token, state, result, error, retry_in, follow-ups (each
-# a job array, see `create`). Returns 1 (accepted) or 0 (lease lost) per ack.
+# a job array, see `create`), the attempt's error note. Returns 1 (accepted) or 0 (lease
+# lost) per ack. Each attempt that ended joins the job's history (a hand-back made none).
 # The accepted acks are counted in their queue's outcome counters, by minute, task and
 # outcome: one HINCRBY per (queue, task, outcome) the batch holds, and an EXPIREAT when a
 # counter is new.
@@ -527,12 +544,19 @@ for i = 1, #ARGV do
     counted[key] = counted[key] or {}
     counted[key][field] = (counted[key][field] or 0) + 1
     free_slot(q, id, f[8])  -- every ack takes the job out of active
+    local history = ''
+    if state ~= 'queued' then
+      history = appended(f[11], f[5], f[12], f[13], OUTCOME[state], now, a[8])
+    end
     if FINISHED[state] then
-      finish(q, id, 'active', state, now, f[4], f[10], {'result', result, 'error', err})
+      finish(q, id, 'active', state, now, f[4], f[10],
+             {'result', result, 'error', err, 'history', history})
     else
       local fields = {}
       if state == 'queued' then  -- handed back unrun: the attempt does not count
         fields = {'attempts', tonumber(f[5]) - 1}
+      else
+        fields = {'history', history}
       end
       if err ~= '' then
         fields[#fields + 1] = 'error'
@@ -609,18 +633,20 @@ for _, q in ipairs(redis.call('SMEMBERS', P .. ':queues')) do
   if #expired == batch then more = 1 end
   for _, id in ipairs(expired) do
     local f = redis.call('HMGET', jkey(q, id), 'cancel_requested', 'recoveries', 'result_ttl',
-                         'priority', 'rseq', 'limit_key', 'seq')
+                         'priority', 'rseq', 'limit_key', 'seq', 'history', 'attempts',
+                         'worker', 'started_at')
     free_slot(q, id, f[6] or redis.call('HGET', P .. ':limits', id))
+    local history = f[2] and appended(f[8], f[9], f[10], f[11], LEASE_EXPIRED, now, nil)
     if not f[2] then
       zrem(qkey(q, 'active'), id)  -- its record is gone: nothing to recover but its slot
     elseif f[1] == '1' then
-      finish(q, id, 'active', 'cancelled', now, f[3], f[7], {})
+      finish(q, id, 'active', 'cancelled', now, f[3], f[7], {'history', history})
       cancelled = cancelled + 1
     elseif tonumber(f[2]) >= tonumber(ARGV[1]) then
-      finish(q, id, 'active', 'failed', now, nil, f[7], {'error', ARGV[2]})
+      finish(q, id, 'active', 'failed', now, nil, f[7], {'error', ARGV[2], 'history', history})
       dead = dead + 1
     else
-      requeue(q, id, f[4], f[5], {'recoveries', tonumber(f[2]) + 1})
+      requeue(q, id, f[4], f[5], {'recoveries', tonumber(f[2]) + 1, 'history', history})
       requeued = requeued + 1
     end
   end

@@ -50,6 +50,13 @@ from conveyor.backends.base import (
     outcome_tally,
     worker_lost_error,
 )
+from conveyor.backends.history import (
+    ACKED_OUTCOMES,
+    LEASE_EXPIRED,
+    MAX_HISTORY,
+    history_of,
+    note_of,
+)
 from conveyor.backends.sqlite_schema import migrate
 from conveyor.backends.sqlite_thread import SQLiteThread
 from conveyor.errors import BackendUnavailable, ConfigurationError
@@ -60,7 +67,7 @@ COLUMNS = (
     "recoveries, timeout, result_ttl, enqueued_at, due_at, started_at, finished_at, "
     "lease_token, lease_expires_at, worker, result, error, progress, progress_message, "
     "checkpoint, cancel_requested, expires_at, unique_key, unique_until, unique_for, "
-    'limit_key, "limit", rate_key, rate_limit, rate_period'
+    'limit_key, "limit", rate_key, rate_limit, rate_period, history'
 )
 INSERT = (
     "INSERT INTO conveyor_jobs (id, task, queue, state, priority, payload, headers, "
@@ -289,30 +296,33 @@ class SQLiteBackend(Backend):
         error = json.dumps(worker_lost_error(max_recoveries).to_dict())
 
         def recover(conn: sqlite3.Connection, now: float) -> Recovered:
+            lapsed = (now, LEASE_EXPIRED, None)  # how each attempt ended, for its history
             cancelled = conn.execute(  # its worker died: the cancellation wins
                 "UPDATE conveyor_jobs INDEXED BY conveyor_jobs_leases "
                 "SET state = 'cancelled', finished_at = ?, lease_token = NULL, "
                 "lease_expires_at = NULL, "
-                "expires_at = CASE WHEN result_ttl IS NULL THEN NULL ELSE ? + result_ttl END "
+                "expires_at = CASE WHEN result_ttl IS NULL THEN NULL ELSE ? + result_ttl END, "
+                f"history = {APPEND_ATTEMPT} "
                 "WHERE state = 'active' AND lease_expires_at <= ? AND cancel_requested = 1 "
                 "RETURNING queue, state",
-                (now, now, now),
+                (now, now, *lapsed, now),
             ).fetchall()
             dead = conn.execute(
                 "UPDATE conveyor_jobs INDEXED BY conveyor_jobs_leases "
                 "SET state = 'failed', error = ?, finished_at = ?, "
-                "lease_token = NULL, lease_expires_at = NULL "
+                f"lease_token = NULL, lease_expires_at = NULL, history = {APPEND_ATTEMPT} "
                 "WHERE state = 'active' AND lease_expires_at <= ? AND recoveries >= ? "
                 "RETURNING queue, state",
-                (error, now, now, max_recoveries),
+                (error, now, *lapsed, now, max_recoveries),
             ).fetchall()
             _count_finished(conn, cancelled + dead, 1)
             requeued = conn.execute(
                 "UPDATE conveyor_jobs INDEXED BY conveyor_jobs_leases "
                 "SET state = 'queued', recoveries = recoveries + 1, "
-                "lease_token = NULL, lease_expires_at = NULL, worker = NULL "
+                "lease_token = NULL, lease_expires_at = NULL, worker = NULL, "
+                f"history = {APPEND_ATTEMPT} "
                 "WHERE state = 'active' AND lease_expires_at <= ?",
-                (now,),
+                (*lapsed, now),
             ).rowcount
             return Recovered(requeued, len(dead), len(cancelled))
 
@@ -631,15 +641,25 @@ BACKLOG = (
     "FROM conveyor_jobs INDEXED BY conveyor_jobs_pending "
     "WHERE state IN ('queued', 'scheduled') AND due_at <= ? GROUP BY queue"
 )
+# the job's history with the attempt it is in appended, as it ended at the first parameter,
+# with the outcome and error note of the next two (SET reads the row as it was)
+APPEND_ATTEMPT = (
+    "json_insert(CASE WHEN json_array_length(history) >= " + str(MAX_HISTORY) + " "
+    "THEN json_remove(history, '$[0]') ELSE coalesce(history, '[]') END, '$[#]', "
+    "json_object('number', attempts, 'worker', worker, 'started_at', started_at, "
+    "'ended_at', ?, 'outcome', ?, 'error', ?))"
+)
 FINISH = (
     "UPDATE conveyor_jobs SET state = ?, result = ?, error = ?, finished_at = ?, "
     "expires_at = CASE WHEN ? OR result_ttl IS NULL THEN NULL ELSE ? + result_ttl END, "
-    "lease_token = NULL, lease_expires_at = NULL "
+    f"lease_token = NULL, lease_expires_at = NULL, history = {APPEND_ATTEMPT} "
     "WHERE id = ? AND lease_token = ? AND state = 'active'"
 )
+# a job handed back unrun (the first parameter) made no attempt
 REQUEUE = (
     "UPDATE conveyor_jobs SET state = ?, due_at = ?, error = coalesce(?, error), "
-    "attempts = attempts - ?, lease_token = NULL, lease_expires_at = NULL, worker = NULL "
+    "attempts = attempts - ?, lease_token = NULL, lease_expires_at = NULL, worker = NULL, "
+    f"history = CASE WHEN ? THEN history ELSE {APPEND_ATTEMPT} END "
     "WHERE id = ? AND lease_token = ? AND state = 'active'"
 )
 
@@ -668,10 +688,12 @@ def _apply(conn: sqlite3.Connection, acks: Sequence[Ack], now: float) -> list[bo
             due_at = now + ack.retry_in
             state = JobState.SCHEDULED if due_at > now else JobState.QUEUED
             unrun = 1 if ack.state is JobState.QUEUED else 0  # handed back: not an attempt
-            requeues.append((state.value, due_at, error, unrun, *lease))
+            attempt = (now, "retried", note_of(ack.error))
+            requeues.append((state.value, due_at, error, unrun, unrun, *attempt, *lease))
         else:
             keep = ack.state is JobState.FAILED  # the dead-letter store is kept until purged
-            finishes.append((ack.state.value, ack.result, error, now, keep, now, *lease))
+            attempt = (now, ACKED_OUTCOMES[ack.state], note_of(ack.error))
+            finishes.append((ack.state.value, ack.result, error, now, keep, now, *attempt, *lease))
             finished.append((queue, ack.state.value))
     conn.executemany(FINISH, finishes)
     _count_finished(conn, finished, 1)
@@ -994,7 +1016,7 @@ def _record(row: Sequence[Any]) -> JobRecord:
         cancel_requested=bool(row[25]), expires_at=row[26], unique_key=row[27],
         unique_until=None if row[28] is None else UniqueUntil(row[28]), unique_for=row[29],
         limit_key=row[30], limit=row[31], rate_key=row[32], rate_limit=row[33],
-        rate_period=row[34],
+        rate_period=row[34], history=history_of(row[35]),
     )  # fmt: skip
 
 

@@ -101,6 +101,10 @@ MIGRATIONS: list[list[str]] = [
         # the queues no claim takes from
         "CREATE TABLE conveyor_paused (queue TEXT PRIMARY KEY) WITHOUT ROWID",
     ],
+    [
+        # each job's ended attempts, a JSON array appended to by the statement that ends one
+        "ALTER TABLE conveyor_jobs ADD COLUMN history TEXT",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 
 .PHONY: demo test lint typecheck pytest chromium bench bench-sqlite bench-redis bench-postgres \
-	bench-observability bench-dashboard clean
+	bench-observability bench-sealing bench-dashboard clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,7 +55,7 @@ pytest: $(VENV)/.dev
 	$(BIN)/pytest
 
 ## Benchmark conveyor against its peers on this machine: on SQLite, Redis and PostgreSQL.
-bench: bench-sqlite bench-redis bench-postgres bench-observability
+bench: bench-sqlite bench-redis bench-postgres bench-observability bench-sealing
 
 ## conveyor beside Huey's SQLite storage.
 bench-sqlite: $(VENV)/.bench
@@ -75,6 +75,11 @@ bench-postgres: $(VENV)/.bench
 ## middleware (SQLite, and Redis when redis-server is installed).
 bench-observability: $(VENV)/.dev
 	$(BIN)/python -m benchmarks observability
+
+## What signing and encrypting jobs cost an enqueue and a drain, per job and as ratios to no
+## keys (SQLite, and Redis and PostgreSQL when their servers are installed).
+bench-sealing: $(VENV)/.dev
+	$(BIN)/python -m benchmarks sealing
 
 ## Every page and API call of the dashboard, p50/p95/max, against a million finished jobs and
 ## ten thousand failed ones on SQLite, Redis and PostgreSQL (about 5 minutes on 2 cores, so

@@ -1,5 +1,5 @@
-"""`python -m benchmarks [sqlite|redis|postgres|observability|dashboard] ...`: one comparison
-per command.
+"""`python -m benchmarks [sqlite|redis|postgres|observability|sealing|dashboard] ...`: one
+comparison per command.
 
 SQLite when no server is named."""
 
@@ -23,6 +23,11 @@ def main(argv: list[str]) -> None:
         from benchmarks.observability.cli import main as observability
 
         observability(argv[1:])
+        return
+    if argv and argv[0] == "sealing":
+        from benchmarks.sealing.cli import main as sealing
+
+        sealing(argv[1:])
         return
     if argv and argv[0] == "dashboard":
         from benchmarks.dashboard.cli import main as dashboard

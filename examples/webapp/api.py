@@ -24,12 +24,16 @@ from conveyor.fastapi import (
 )
 from conveyor.metrics import metrics_app
 
+from .docs import serve_docs
 from .tasks import build_report, conveyor, deliver_webhook, send_welcome_email
 
 api = FastAPI(
     title="conveyor example",
     lifespan=conveyor_lifespan(conveyor, worker=os.environ.get("EMBEDDED_WORKER") == "1"),
+    docs_url=None,  # FastAPI's pages load their scripts from a CDN: see serve_docs
+    redoc_url=None,
 )
+serve_docs(api)  # /docs from vendored files: it works offline
 api.add_middleware(CorrelationMiddleware)  # X-Request-ID (or a new id) travels into the jobs
 api.include_router(jobs_router(conveyor))  # GET /jobs/{id}, /jobs/{id}/events, POST .../cancel
 api.mount("/metrics", metrics_app(conveyor))  # Prometheus: what this API enqueued, the backlog

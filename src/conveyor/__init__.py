@@ -15,6 +15,7 @@ from conveyor.errors import (
     PayloadTooLarge,
     Retry,
     SerializationError,
+    SoftTimeout,
     TaskTimeout,
 )
 from conveyor.job import Attempt, JobError, JobEvent, JobHandle, JobInfo, JobState
@@ -49,6 +50,7 @@ __all__ = [
     "Schedule",
     "SerializationError",
     "Signature",
+    "SoftTimeout",
     "Step",
     "Task",
     "TaskTimeout",

@@ -17,6 +17,7 @@ from conveyor.backends import Backend, from_url
 from conveyor.backends.base import Enqueued
 from conveyor.errors import ConfigurationError
 from conveyor.job import JobHandle, JobRecord
+from conveyor.job_ids import check_id
 from conveyor.middleware.base import Middleware
 from conveyor.middleware.chain import MiddlewareChain
 from conveyor.middleware.job_context import JobContext
@@ -30,6 +31,7 @@ from conveyor.scheduler import (
     check_timing,
     make_schedule,
 )
+from conveyor.sealing import Sealer, opened_result
 from conveyor.task import AsyncTask, Signature, SyncExecutor, Task, TaskConfig
 from conveyor.unique import Unique
 from conveyor.workflow_handle import WorkflowHandle
@@ -74,15 +76,27 @@ class Conveyor:
         default_queue: str = "default",
         max_payload_bytes: int = 1_000_000,
         middleware: Sequence[Middleware] = (),
+        signing_keys: Sequence[bytes] | None = None,
+        encryption_keys: Sequence[bytes] | None = None,
     ) -> None:
         """url: the backend (default $CONVEYOR_URL, else a SQLite file ./conveyor.db).
         middleware: wraps every enqueue and execution, outermost first (see
-        `conveyor.middleware.Middleware`)."""
+        `conveyor.middleware.Middleware`). signing_keys: every job stored is signed with
+        the first (HMAC-SHA256), and a worker runs only jobs signed by one of them.
+        encryption_keys: arguments, results, checkpoints and progress messages are stored
+        encrypted with the first (AES-256-GCM) and read with any (needs
+        `conveyor[encryption]`). Keys are random bytes, at least 32 (exactly 32 to
+        encrypt), newest first: to rotate, put the new key first and keep the old ones
+        listed while jobs they wrote remain."""
         self.url = url or os.environ.get("CONVEYOR_URL") or DEFAULT_URL
         self.default_queue = default_queue
         if max_payload_bytes <= 0:
             raise ConfigurationError("max_payload_bytes must be positive")
         self.max_payload_bytes = max_payload_bytes
+        # None without keys: then a job costs nothing more to store or run
+        self.sealer: Sealer | None = None
+        if signing_keys is not None or encryption_keys is not None:
+            self.sealer = Sealer(signing_keys, encryption_keys, max_payload_bytes)
         self.tasks: dict[str, Task[Any, Any]] = {}
         # this process's schedules: the workers started here enqueue their ticks
         self.schedules: dict[str, Schedule] = {}
@@ -121,6 +135,7 @@ class Conveyor:
         backoff: Backoff = "exponential",
         backoff_base: float = 1.0,
         timeout: float | None = None,
+        soft_timeout: float | None = None,
         result_ttl: float | None = 86400.0,
         job_id: str | Callable[..., str] | None = None,
         executor: SyncExecutor = "thread",
@@ -128,6 +143,7 @@ class Conveyor:
         concurrency: int | None = None,
         concurrency_key: Callable[..., Any] | None = None,
         rate_limit: str | None = None,
+        secret_args: Sequence[str] = (),
     ) -> TaskDecorator: ...
 
     def task(
@@ -141,6 +157,7 @@ class Conveyor:
         backoff: Backoff = "exponential",
         backoff_base: float = 1.0,
         timeout: float | None = None,
+        soft_timeout: float | None = None,
         result_ttl: float | None = 86400.0,
         job_id: str | Callable[..., str] | None = None,
         executor: SyncExecutor = "thread",
@@ -148,12 +165,16 @@ class Conveyor:
         concurrency: int | None = None,
         concurrency_key: Callable[..., Any] | None = None,
         rate_limit: str | None = None,
+        secret_args: Sequence[str] = (),
     ) -> Task[Any, Any] | TaskDecorator:
         """Register a function as a task. Every option has a default.
 
         retries: attempts after the first (0 = run once). backoff: "constant", "linear",
         "exponential" (with jitter, the default) or a callable of the attempt number;
-        backoff_base: its unit in seconds. timeout: seconds per attempt. result_ttl:
+        backoff_base: its unit in seconds. timeout: seconds per attempt (the task is
+        stopped). soft_timeout: seconds per attempt before the task is told to wrap up,
+        shorter than timeout if both are set: `SoftTimeout` is raised inside an async or
+        process task, a sync task in a thread sees `ctx.soft_timeout_expired`. result_ttl:
         seconds a finished job's record and result are kept (None keeps them).
         job_id: a format string over the arguments, or a callable taking them, that
         derives a job id, making enqueue idempotent. executor: where a sync task runs,
@@ -167,6 +188,9 @@ class Conveyor:
         at most this many per key, so one tenant cannot take every slot. rate_limit:
         "100/m" (per s, m, h or d, or "5/10s") starts at most that many a period across
         every worker. A job held back by a limit waits without using an attempt.
+        secret_args: parameters whose values conveyor never shows (in logs, the CLI, the
+        dashboard, stored errors), as it never shows those typed `pydantic.SecretStr`,
+        `SecretBytes` or `Secret`.
         """
         config = TaskConfig(
             queue=queue or self.default_queue,
@@ -175,6 +199,7 @@ class Conveyor:
             backoff=backoff,
             backoff_base=backoff_base,
             timeout=timeout,
+            soft_timeout=soft_timeout,
             result_ttl=result_ttl,
             job_id=job_id,
             executor=executor,
@@ -182,6 +207,7 @@ class Conveyor:
             concurrency=concurrency,
             concurrency_key=concurrency_key,
             rate_limit=rate_limit,
+            secret_args=secret_args,
         )
 
         def register(fn: Callable[..., Any]) -> Task[Any, Any]:
@@ -381,14 +407,27 @@ class Conveyor:
         stored: list[Enqueued] = []
 
         async def write() -> list[bool]:
+            sealed = self.sealed(records)  # after the hooks: they may add headers
             if connection is None:
-                stored[:] = await backend.enqueue(records)
+                stored[:] = await backend.enqueue(sealed)
             else:
-                stored[:] = await backend.enqueue_in(connection, records)
+                stored[:] = await backend.enqueue_in(connection, sealed)
             return [item.created for item in stored]
 
         await self.middleware_chain.enqueue(records, write)
         return stored
+
+    def sealed(self, records: Sequence[JobRecord]) -> Sequence[JobRecord]:
+        """`records` as the store must hold them: signed and encrypted, if this app does."""
+        return records if self.sealer is None else self.sealer.seal(records)
+
+    def readable(self, record: JobRecord) -> JobRecord:
+        """A stored record with what this app's keys decrypt decrypted."""
+        return record if self.sealer is None else self.sealer.readable(record)
+
+    def opened_result(self, record: JobRecord) -> bytes | None:
+        """A job's stored result, decrypted if it was encrypted."""
+        return opened_result(self.sealer, record)
 
     def enqueue_many_sync(
         self, calls: Iterable[Signature[R]], *, connection: object | None = None
@@ -397,11 +436,11 @@ class Conveyor:
 
     def job(self, job_id: str) -> JobHandle[Any]:
         """A handle on an existing job, by id."""
-        return JobHandle(self, job_id, "?")
+        return JobHandle(self, check_id(job_id, "a job id"), "?")
 
     def workflow(self, workflow_id: str) -> WorkflowHandle:
         """A handle on an existing workflow (chain, group or chord), by id."""
-        return WorkflowHandle(self, workflow_id)
+        return WorkflowHandle(self, check_id(workflow_id, "a workflow id"))
 
     def find_task(self, name: str) -> Task[Any, Any] | None:
         """The task a job names: a registered one, or conveyor's own (the chord's join)."""
@@ -415,14 +454,15 @@ class Conveyor:
         return join_task(self)
 
     def decode_result(self, record: JobRecord) -> Any:
-        if record.result is None:
+        result = self.opened_result(record)
+        if result is None:
             return None
         task = self.tasks.get(record.task)
         if task is None:
             from conveyor.serialization import ANY_VALUE
 
-            return ANY_VALUE.decode(record.result)
-        return task.result_codec.decode(record.result)
+            return ANY_VALUE.decode(result)
+        return task.result_codec.decode(result)
 
     def task_names(self) -> Sequence[str]:
         return sorted(self.tasks)

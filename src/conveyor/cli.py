@@ -6,22 +6,35 @@ import asyncio
 import contextlib
 import datetime
 import json
+import os
+import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from conveyor.app import DEFAULT_URL, Conveyor
 from conveyor.backends.base import FINISHED, JobFilter
+from conveyor.cli_store import (
+    command_app,
+    looked_at_store,
+    looking,
+    no_store,
+)
+from conveyor.encryption import is_sealed
 from conveyor.errors import ConveyorError
 from conveyor.job import JobRecord, JobState
-from conveyor.loader import load_app
+from conveyor.job_ids import id_problem
 from conveyor.logs import LogFormat, configure_logging
 from conveyor.middleware.logs import JobLogMiddleware
+from conveyor.redact import Redactor, readable_arguments
 from conveyor.scheduler import Schedule
+from conveyor.sealing import shown
+from conveyor.wording import counted
 from conveyor.worker import run_worker
 
 T = TypeVar("T")
@@ -33,6 +46,15 @@ STATE_COLORS = {
     JobState.SUCCEEDED: "green",
     JobState.FAILED: "red",
     JobState.CANCELLED: "magenta",
+}
+# "job 42 has succeeded", never "job 42 is succeeded"
+STATE_PHRASES = {
+    JobState.SCHEDULED: "is scheduled",
+    JobState.QUEUED: "is queued",
+    JobState.ACTIVE: "is running",
+    JobState.SUCCEEDED: "has succeeded",
+    JobState.FAILED: "has failed",
+    JobState.CANCELLED: "is cancelled",
 }
 
 
@@ -49,16 +71,11 @@ def _run(app: Conveyor, work: Callable[[], Awaitable[T]]) -> T:
         raise click.ClickException(str(exc)) from None
 
 
-def _app(path: str | None, url: str | None) -> Conveyor:
-    if path is not None:
-        try:
-            app = load_app(path)
-        except ConveyorError as exc:
-            raise click.BadParameter(str(exc), param_hint="APP") from None
-        if url is not None:
-            app.url = url
-        return app
-    return Conveyor(url or DEFAULT_URL)
+def _job_id(job_id: str) -> str:
+    problem = id_problem(job_id, "a job id")
+    if problem is not None:
+        raise click.BadParameter(problem, param_hint="JOB_ID")
+    return job_id
 
 
 def _json(text: str, what: str, kind: type) -> Any:
@@ -100,7 +117,14 @@ url_option = click.option(
 
 @main.command()
 @click.argument("app_path", metavar="APP")
-@click.option("--concurrency", "-c", default=10, show_default=True, type=click.IntRange(1, 10_000))
+@click.option(
+    "--concurrency",
+    "-c",
+    default=10,
+    show_default=True,
+    type=click.IntRange(1, 10_000),
+    help="Jobs this worker runs at once.",
+)
 @click.option("--queues", "-q", help="Comma-separated queues (default: every task's queue).")
 @click.option("--burst", is_flag=True, help="Exit once no job is due.")
 @click.option(
@@ -140,6 +164,7 @@ url_option = click.option(
     default="INFO",
     show_default=True,
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]),
+    help="The least important log lines printed.",
 )
 @click.option(
     "--log-format",
@@ -182,7 +207,7 @@ def worker(
 ) -> None:
     """Run a worker for APP (module:attribute) until SIGTERM or SIGINT."""
     configure_logging(log_level, log_format)
-    app = _app(app_path, None)
+    app = command_app(app_path, None)
     if log_jobs:
         app.add_middleware(JobLogMiddleware())
     serving: AbstractAsyncContextManager[object] = contextlib.nullcontext()
@@ -231,7 +256,7 @@ def enqueue(
     job_id: str | None,
 ) -> None:
     """Enqueue TASK of APP with JSON arguments; print the job id."""
-    app = _app(app_path, None)
+    app = command_app(app_path, None)
     task = app.tasks.get(task_name) or next(
         (t for n, t in app.tasks.items() if n.rsplit(".", 1)[-1] == task_name), None
     )
@@ -272,11 +297,17 @@ def jobs() -> None:
 @jobs.command("list")
 @app_option
 @url_option
-@click.option("--state", type=click.Choice([s.value for s in JobState]))
-@click.option("--queue")
-@click.option("--task")
-@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
-@click.option("--offset", default=0, show_default=True, type=click.IntRange(0))
+@click.option(
+    "--state", type=click.Choice([s.value for s in JobState]), help="Only jobs in this state."
+)
+@click.option("--queue", help="Only jobs of this queue.")
+@click.option("--task", help="Only jobs of this task (its full name, module.function).")
+@click.option(
+    "--limit", default=50, show_default=True, type=click.IntRange(1, 10_000), help="Jobs shown."
+)
+@click.option(
+    "--offset", default=0, show_default=True, type=click.IntRange(0), help="Newest jobs skipped."
+)
 def list_jobs(
     app_path: str | None,
     url: str | None,
@@ -287,7 +318,7 @@ def list_jobs(
     offset: int,
 ) -> None:
     """List jobs, newest first."""
-    app = _app(app_path, url)
+    app = looked_at_store(app_path, url)
     query = JobFilter(queue, JobState(state) if state else None, task, limit, offset)
 
     async def work() -> list[JobRecord]:
@@ -306,7 +337,7 @@ def list_jobs(
     table.add_column("enqueued", no_wrap=True)
     table.add_column("error", overflow="ellipsis", no_wrap=True)
     for r in records:
-        error = f"{r.error.type}: {r.error.message}" if r.error else ""
+        error = escape(f"{r.error.type}: {r.error.message}") if r.error else ""
         table.add_row(
             r.id, _state(r.state), f"{r.attempts}/{r.max_attempts}", r.task, r.queue,
             _clock(r.enqueued_at), error,
@@ -324,7 +355,8 @@ def _clock(epoch: float) -> str:
 @click.argument("job_id")
 def show_job(app_path: str | None, url: str | None, job_id: str) -> None:
     """Show everything about one job."""
-    app = _app(app_path, url)
+    _job_id(job_id)
+    app = looked_at_store(app_path, url)
 
     async def work() -> JobRecord | None:
         return await (await app.connected()).get(job_id)
@@ -332,6 +364,8 @@ def show_job(app_path: str | None, url: str | None, job_id: str) -> None:
     record = _run(app, work)
     if record is None:
         raise click.ClickException(f"no job with id {job_id!r}")
+    record = app.readable(record)  # what the app's keys decrypt; the rest shows "encrypted"
+    redactor = Redactor()
     table = Table(show_header=False)
     rows: list[tuple[str, str]] = [
         ("id", record.id),
@@ -345,8 +379,8 @@ def show_job(app_path: str | None, url: str | None, job_id: str) -> None:
         ("started", _time(record.started_at)),
         ("finished", _time(record.finished_at)),
         ("worker", record.worker or "-"),
-        ("arguments", record.payload.decode(errors="replace")),
-        ("headers", json.dumps(record.headers)),
+        ("arguments", _arguments(app, record, redactor)),
+        ("headers", json.dumps({n: shown(v) for n, v in redactor.headers(record.headers).items()})),
     ]
     if record.limit_key is not None:
         rows.append(("concurrency", f"at most {record.limit} running with key {record.limit_key}"))
@@ -355,18 +389,28 @@ def show_job(app_path: str | None, url: str | None, job_id: str) -> None:
             ("rate", f"{record.rate_limit} per {record.rate_period:g} s (bucket {record.rate_key})")
         )
     if record.progress is not None:
-        rows.append(("progress", f"{record.progress:.0%} {record.progress_message or ''}"))
+        message = shown(record.progress_message or "")
+        rows.append(("progress", f"{record.progress:.0%} {message}"))
     if record.result is not None:
-        rows.append(("result", record.result.decode(errors="replace")))
+        rows.append(("result", shown(record.result)))
     if record.error is not None:
         rows.append(
             ("error", f"{record.error.type}: {record.error.message} ({record.error.reason})")
         )
-    for name, value in rows:
-        table.add_row(name, value)
+    for name, value in rows:  # stored text is shown as it is: "[redacted]" is no markup
+        table.add_row(name, value if name == "state" else escape(value))
     console.print(table)
     if record.error is not None and record.error.traceback:
         console.print(record.error.traceback, markup=False, highlight=False)
+
+
+def _arguments(app: Conveyor, record: JobRecord, redactor: Redactor) -> str:
+    """The job's arguments, secrets redacted by the dashboard's rule (typed by the task's
+    codec when --app knows the task)."""
+    value, _ = readable_arguments(record, app.find_task(record.task), redactor)
+    if value is not None:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return shown(record.payload) if is_sealed(record.payload) else "<not JSON: not shown>"
 
 
 @jobs.command("retry")
@@ -375,7 +419,8 @@ def show_job(app_path: str | None, url: str | None, job_id: str) -> None:
 @click.argument("job_id")
 def retry_job(app_path: str | None, url: str | None, job_id: str) -> None:
     """Queue a failed or cancelled job again."""
-    app = _app(app_path, url)
+    _job_id(job_id)
+    app = looked_at_store(app_path, url)
 
     async def work() -> JobRecord | None:
         return await (await app.connected()).retry(job_id)
@@ -385,7 +430,8 @@ def retry_job(app_path: str | None, url: str | None, job_id: str) -> None:
         raise click.ClickException(f"no job with id {job_id!r}")
     if record.state is not JobState.QUEUED:
         raise click.ClickException(
-            f"job {job_id} is {record.state.value}: only failed or cancelled jobs can be retried"
+            f"job {job_id} {STATE_PHRASES[record.state]}: only failed or cancelled jobs can be "
+            "retried"
         )
     console.print(f"{job_id} queued again")
 
@@ -396,7 +442,8 @@ def retry_job(app_path: str | None, url: str | None, job_id: str) -> None:
 @click.argument("job_id")
 def cancel_job(app_path: str | None, url: str | None, job_id: str) -> None:
     """Cancel a pending job, or ask a running one to stop."""
-    app = _app(app_path, url)
+    _job_id(job_id)
+    app = looked_at_store(app_path, url)
 
     async def work() -> JobRecord | None:
         return await (await app.connected()).cancel(job_id)
@@ -406,8 +453,13 @@ def cancel_job(app_path: str | None, url: str | None, job_id: str) -> None:
         raise click.ClickException(f"no job with id {job_id!r}")
     if record.state is JobState.ACTIVE:
         console.print(f"{job_id} is running: asked it to stop")
+    elif record.state is JobState.CANCELLED:
+        console.print(f"{job_id} is cancelled")
     else:
-        console.print(f"{job_id} is {_state(record.state)}")
+        raise click.ClickException(
+            f"job {job_id} {STATE_PHRASES[record.state]}: only a job that has not ended can be "
+            "cancelled"
+        )
 
 
 @jobs.command("purge")
@@ -419,11 +471,12 @@ def cancel_job(app_path: str | None, url: str | None, job_id: str) -> None:
     multiple=True,
     required=True,
     type=click.Choice([s.value for s in FINISHED]),
+    help="Delete the jobs in this state; repeat for more.",
 )
 @click.option(
     "--older-than", type=click.FloatRange(0), help="Only jobs finished this many seconds ago."
 )
-@click.option("--queue")
+@click.option("--queue", help="Only jobs of this queue.")
 def purge_jobs(
     app_path: str | None,
     url: str | None,
@@ -432,13 +485,13 @@ def purge_jobs(
     queue: str | None,
 ) -> None:
     """Delete finished jobs."""
-    app = _app(app_path, url)
+    app = looked_at_store(app_path, url)
 
     async def work() -> int:
         backend = await app.connected()
         return await backend.purge([JobState(s) for s in states], older_than, queue)
 
-    console.print(f"purged {_run(app, work)} jobs")
+    console.print(f"purged {counted(_run(app, work), 'job')}")
 
 
 @main.group()
@@ -455,7 +508,7 @@ def migrate_db(app_path: str | None, url: str | None) -> None:
     Workers and apps also do this when they connect; run it ahead of a deploy when they
     connect as a role that may not create tables.
     """
-    app = _app(app_path, url)
+    app = command_app(app_path, url, hint="--app")
     if not app.url.startswith(("postgresql:", "postgres:")):
         raise click.UsageError(
             f"conveyor db migrate is for postgresql:// stores; {app.url.split(':', 1)[0]}:// "
@@ -477,7 +530,7 @@ def migrate_db(app_path: str | None, url: str | None) -> None:
 @url_option
 def stats(app_path: str | None, url: str | None) -> None:
     """Jobs per queue and state."""
-    app = _app(app_path, url)
+    app = looked_at_store(app_path, url)
 
     async def work() -> dict[str, dict[JobState, int]]:
         return await (await app.connected()).counts()
@@ -497,13 +550,16 @@ def schedules(app_path: str | None) -> None:
     """The cron schedules of APP, with their next run and their latest tick's job."""
     if app_path is None:
         raise click.UsageError("schedules live in your code: give --app module:attribute")
-    app = _app(app_path, None)
+    app = looking(command_app(app_path, None, hint="--app"))
     listed = sorted(app.schedules.values(), key=lambda s: s.name)
     if not listed:
         console.print(f"no schedules in {app_path}")
         return
+    unstored = no_store(app, app_path, None) is not None
 
     async def work() -> tuple[float, list[JobRecord | None]]:
+        if unstored:  # no tick was ever enqueued, and a look must not create the store
+            return time.time(), [None] * len(listed)
         backend = await app.connected()
         now = await backend.now()
         ticks = [s.latest_tick(now) for s in listed]
@@ -549,7 +605,13 @@ def _zoned(epoch: float, schedule: Schedule) -> str:
     show_default=True,
     help="The address to listen on; any but a loopback address needs credentials.",
 )
-@click.option("--port", default=8181, show_default=True, type=click.IntRange(0, 65_535))
+@click.option(
+    "--port",
+    default=8181,
+    show_default=True,
+    type=click.IntRange(0, 65_535),
+    help="The port to listen on; 0 picks a free one.",
+)
 @click.option(
     "--auth",
     "auth",
@@ -570,6 +632,7 @@ def _zoned(epoch: float, schedule: Schedule) -> str:
     default="INFO",
     show_default=True,
     type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]),
+    help="The least important log lines printed.",
 )
 def dashboard(
     app_path: str | None,
@@ -587,7 +650,6 @@ def dashboard(
     --url alone shows the store's jobs as plain JSON. Each action taken from it is logged
     (logger conveyor.dashboard.audit).
     """
-    import os
     import signal
     import sys
 
@@ -607,7 +669,8 @@ def dashboard(
     except ConveyorError as exc:
         raise click.ClickException(str(exc)) from None
     configure_logging(log_level, "text")
-    app = _app(app_path, url)
+    # it may act, and may start before any worker: it opens the store as a worker would
+    app = command_app(app_path, url, hint="--app")
 
     def ready(address: str) -> None:
         who = "credentials required" if credentials else "no credentials: this machine only"

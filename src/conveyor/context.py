@@ -1,10 +1,12 @@
-"""What a running task can see and do: its identity, progress, checkpoint, cancellation."""
+"""What a running task can see and do: its identity, progress, checkpoint, cancellation,
+time left."""
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
 import math
+import time
 import types
 from collections.abc import Generator
 from typing import Any, ClassVar, Protocol, cast
@@ -78,6 +80,8 @@ class Context:
         self._checkpoint = checkpoint
         self._reporter = reporter
         self._cancelled = False
+        self._deadline: float | None = None  # time.monotonic() at the hard timeout
+        self._soft_timeout_expired = False
 
     @property
     def correlation_id(self) -> str | None:
@@ -87,6 +91,18 @@ class Context:
     def cancelled(self) -> bool:
         """True once someone asked to cancel this job; sync tasks should check it and stop."""
         return self._cancelled
+
+    @property
+    def soft_timeout_expired(self) -> bool:
+        """True once the task ran past its soft timeout; a sync task in a thread should
+        check it, clean up and stop (async and process tasks get SoftTimeout raised too)."""
+        return self._soft_timeout_expired
+
+    def time_left(self) -> float | None:
+        """Seconds left before the hard timeout stops this attempt; None without one."""
+        if self._deadline is None:
+            return None
+        return max(0.0, self._deadline - time.monotonic())
 
     @property
     def checkpoint(self) -> Any:
@@ -111,6 +127,13 @@ class Context:
 
     def _mark_cancelled(self) -> None:
         self._cancelled = True
+
+    def _start_clock(self, timeout: float | None) -> None:
+        if timeout is not None:
+            self._deadline = time.monotonic() + timeout
+
+    def _expire_soft_timeout(self) -> None:
+        self._soft_timeout_expired = True
 
     @classmethod
     def inline(cls, task_name: str) -> Context:

@@ -47,6 +47,15 @@ class TaskTimeout(ConveyorError, TimeoutError):
         self.seconds = seconds
 
 
+class SoftTimeout(ConveyorError):
+    """Raised inside an async or process task at its soft timeout: catch it to clean up,
+    then return or raise. Escaping the task, it fails the attempt, reason "soft_timeout"."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"the task ran past its {seconds:g} s soft timeout")
+        self.seconds = seconds
+
+
 class JobCancelled(ConveyorError):
     """The job was cancelled before it produced a result."""
 

@@ -8,10 +8,11 @@ import functools
 import logging
 from typing import Any
 
-from conveyor.context import Reporter
+from conveyor.context import Context, Reporter
 from conveyor.errors import TaskTimeout
 from conveyor.job import JobRecord
 from conveyor.processes import ProcessPool
+from conveyor.soft_timeouts import soft_timeout_of, with_soft_timeout
 from conveyor.task import Task
 from conveyor.threads import DaemonThreadPool
 from conveyor.timeouts import within
@@ -36,13 +37,17 @@ class Executor:
         args: list[Any],
         kwargs: dict[str, Any],
         reporter: Reporter,
+        context: Context | None,
     ) -> bytes:
         """The call's result, encoded as JSON (a process task's child encodes its own)."""
+        soft_timeout = soft_timeout_of(record.headers) if record.headers else None
         if task.config.executor == "process":
             if self._processes is None:
                 self._processes = ProcessPool(self._process_count)
-            return await self._processes.run(task, record, reporter)
-        result = await self._call_here(task, args, kwargs, record.timeout, record.id)
+            return await self._processes.run(task, record, reporter, soft_timeout)
+        if context is not None:
+            context._start_clock(record.timeout)
+        result = await self._call_here(task, args, kwargs, record, soft_timeout, context)
         return task.result_codec.encode(result)
 
     async def _call_here(
@@ -50,13 +55,22 @@ class Executor:
         task: Task[Any, Any],
         args: list[Any],
         kwargs: dict[str, Any],
-        timeout: float | None,
-        job_id: str,
+        record: JobRecord,
+        soft_timeout: float | None,
+        context: Context | None,
     ) -> Any:
+        timeout = record.timeout
         if task.is_async:
-            return await within(timeout, task.func(*args, **kwargs))
+            call = task.func(*args, **kwargs)
+            if soft_timeout is not None:
+                call = with_soft_timeout(soft_timeout, call, context)
+            return await within(timeout, call)
         call = functools.partial(contextvars.copy_context().run, task.func, *args, **kwargs)
         future = asyncio.wrap_future(self._threads.submit(call))
+        if soft_timeout is not None and context is not None:  # a thread only sees the flag
+            loop = asyncio.get_running_loop()
+            soft = loop.call_later(soft_timeout, context._expire_soft_timeout)
+            future.add_done_callback(lambda _: soft.cancel())
         if timeout is None:
             return await future
         done, _ = await asyncio.wait([future], timeout=timeout)
@@ -68,7 +82,7 @@ class Executor:
                 "job %s (%s) overran its %g s timeout in a thread, which cannot be stopped: "
                 "the job is failed and the thread abandoned (%d so far; each runs on until its "
                 "task returns, and ends with the process)",
-                job_id,
+                record.id,
                 task.name,
                 timeout,
                 self.abandoned,

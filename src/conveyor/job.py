@@ -296,4 +296,4 @@ class JobHandle(Generic[R]):
         record = await (await self._app.connected()).get(self.id)
         if record is None:
             raise JobNotFound(f"no job with id {self.id!r}")
-        return record
+        return self._app.readable(record)  # its progress message decrypted, say

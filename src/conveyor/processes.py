@@ -14,6 +14,8 @@ are logged by the worker, so they reach its handlers with the job's fields (JSON
 included). Progress and checkpoints travel back over the same pipe; in the child,
 `.wait()` on them returns once the worker process has the value (it is written with the
 worker's next flush), and `ctx.state` is empty (startup hooks run in the worker only).
+A soft timeout is kept by the child itself, with a SIGALRM timer that raises SoftTimeout in
+its main thread, where the task runs.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.context import Context, Reporter
 from conveyor.errors import Retry, SerializationError
+from conveyor.soft_timeouts import alarm
 from conveyor.timeouts import within
 
 if TYPE_CHECKING:
@@ -73,6 +76,8 @@ class _Job:
     max_attempts: int
     headers: dict[str, str]
     checkpoint: bytes | None
+    timeout: float | None
+    soft_timeout: float | None  # raises SoftTimeout in the child's main thread, by SIGALRM
 
 
 # messages from a child: ("started",) as the call begins, ("report", progress, message,
@@ -109,7 +114,13 @@ class ProcessPool:
         self._slots = asyncio.Semaphore(size)
         self._idle: list[_Child] = []
 
-    async def run(self, task: Task[Any, Any], record: JobRecord, reporter: Reporter) -> bytes:
+    async def run(
+        self,
+        task: Task[Any, Any],
+        record: JobRecord,
+        reporter: Reporter,
+        soft_timeout: float | None,
+    ) -> bytes:
         """Run one call; return its JSON-encoded result. Cancelling this kills the child."""
         job = _Job(
             module=task.func.__module__,
@@ -122,6 +133,8 @@ class ProcessPool:
             max_attempts=record.max_attempts,
             headers=dict(record.headers),
             checkpoint=record.checkpoint,
+            timeout=record.timeout,
+            soft_timeout=soft_timeout,
         )
         async with self._slots:
             child = self._take()
@@ -272,6 +285,7 @@ def _run(job: _Job, pipe: _Pipe) -> _Message:
     try:
         task = _task(job.module, job.qualname, job.task_name)
         args, kwargs = task.call_arguments(task.codec.decode(job.payload))
+        context: Context | None = None
         if task.context_params:
             context = Context(
                 job_id=job.job_id,
@@ -287,7 +301,11 @@ def _run(job: _Job, pipe: _Pipe) -> _Message:
             for name in task.context_params:
                 kwargs[name] = context
         pipe.send(("started",))
-        return ("done", task.result_codec.encode(task.func(*args, **kwargs)))
+        if context is not None:
+            context._start_clock(job.timeout)
+        with alarm(job.soft_timeout, context):
+            result = task.func(*args, **kwargs)
+        return ("done", task.result_codec.encode(result))
     except Retry as exc:
         return ("retry", exc.delay, str(exc))
     except SerializationError as exc:

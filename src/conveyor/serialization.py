@@ -17,9 +17,14 @@ import pydantic_core
 from typing_extensions import TypedDict
 
 from conveyor.errors import ConfigurationError, SerializationError
+from conveyor.secret_args import revealing
 
 JSON_CONFIG = pydantic.ConfigDict(
-    ser_json_bytes="base64", val_json_bytes="base64", ser_json_inf_nan="constants"
+    ser_json_bytes="base64",
+    val_json_bytes="base64",
+    ser_json_inf_nan="constants",
+    # what is written must read back: a Decimal NaN or infinity is written as its string
+    allow_inf_nan=True,
 )
 
 
@@ -30,7 +35,10 @@ class ArgumentCodec:
     only the arguments the caller gave (defaults stay with the code).
     """
 
-    def __init__(self, func: Callable[..., Any], skip: frozenset[str]) -> None:
+    def __init__(
+        self, func: Callable[..., Any], skip: frozenset[str], secret: frozenset[str] = frozenset()
+    ) -> None:
+        self._secret = secret  # arguments whose values no message may show
         signature = inspect.signature(func)
         try:
             hints = get_type_hints(func, include_extras=True)
@@ -48,7 +56,7 @@ class ArgumentCodec:
                 annotation = tuple[annotation, ...]  # type: ignore[valid-type]
             elif param.kind is inspect.Parameter.VAR_KEYWORD:
                 annotation = dict[str, annotation]  # type: ignore[valid-type]
-            fields[name] = annotation
+            fields[name] = revealing(annotation)
         # closed: a stored payload with an argument the function lacks is refused
         shape = TypedDict(f"{func.__name__}_args", fields, total=False, closed=True)  # type: ignore[misc]
         self._adapter: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(
@@ -60,24 +68,36 @@ class ArgumentCodec:
         try:
             return self._adapter.dump_json((arguments,), warnings="error")[1:-1]
         except (pydantic_core.PydanticSerializationError, ValueError, TypeError) as exc:
-            raise SerializationError(f"cannot encode {self._culprit(arguments)}: {exc}") from exc
+            # pydantic's own error, chained, would quote the values
+            raise SerializationError(self._problem(exc, arguments)) from (
+                None if self._secret else exc
+            )
         except RecursionError as exc:
             raise SerializationError("the arguments are nested too deeply to encode") from exc
 
-    def _culprit(self, arguments: Mapping[str, Any]) -> str:
-        """Name the argument that failed, by encoding them one at a time (only on error)."""
+    def _problem(self, exc: Exception, arguments: Mapping[str, Any]) -> str:
+        """Name the argument that failed, by encoding them one at a time (only on error);
+        pydantic's words may quote its value: not a secret one's."""
         for name, value in arguments.items():
             try:
                 self._fields[name].encode(value)
             except SerializationError:
-                return f"argument {name!r} ({type(value).__name__}) as JSON"
-        return "the arguments as JSON"
+                culprit = f"argument {name!r} ({type(value).__name__})"
+                if name in self._secret:
+                    return f"cannot encode {culprit} as JSON: a secret, its value is not shown"
+                return f"cannot encode {culprit} as JSON: {exc}"
+        if self._secret:
+            return "cannot encode the arguments as JSON (they hold secrets: not shown)"
+        return f"cannot encode the arguments as JSON: {exc}"
 
     def decode(self, payload: bytes) -> dict[str, Any]:
         try:
             (arguments,) = self._adapter.validate_json(b"[" + payload + b"]")
         except pydantic.ValidationError as exc:
-            raise SerializationError(f"the arguments do not fit the task: {describe(exc)}") from exc
+            problems = describe(exc, hidden=self._secret)
+            raise SerializationError(f"the arguments do not fit the task: {problems}") from (
+                None if self._secret else exc
+            )
         except ValueError as exc:
             raise SerializationError(f"the arguments are not valid JSON: {exc}") from exc
         return dict(arguments)
@@ -115,15 +135,19 @@ class ValueCodec:
             raise SerializationError(f"the stored value is not valid JSON: {exc}") from exc
 
 
-def describe(error: pydantic.ValidationError) -> str:
-    """One line per problem: where (the argument, then the path inside it) and what."""
+def describe(error: pydantic.ValidationError, hidden: frozenset[str] = frozenset()) -> str:
+    """One line per problem: where (the argument, then the path inside it) and what; and
+    the value, unless it is in an argument named in `hidden`."""
     problems = []
     for item in error.errors(include_url=False):
         path = [str(part) for part in item["loc"]]
         if path and path[0] == "0":  # the list that wraps the arguments object
             path = path[1:]
         where = ".".join(path) or "value"
-        problems.append(f"{where}: {item['msg']} (got {item.get('input')!r:.80})")
+        if path and path[0] in hidden:
+            problems.append(f"{where}: {item['msg']} (a secret argument: its value is not shown)")
+        else:
+            problems.append(f"{where}: {item['msg']} (got {item.get('input')!r:.80})")
     return "; ".join(problems)
 
 

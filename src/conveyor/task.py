@@ -9,7 +9,7 @@ import inspect
 import math
 import os
 import re
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -28,9 +28,12 @@ from typing_extensions import Unpack
 from conveyor.context import Context
 from conveyor.errors import ArgumentError, ConfigurationError, PayloadTooLarge
 from conveyor.job import PRIORITY_LIMIT, JobHandle, JobRecord
+from conveyor.job_ids import check_id
 from conveyor.limits import apply_limits, check_limits
 from conveyor.retry import Backoff, check_backoff
+from conveyor.secret_args import SECRET_ARGS_HEADER, secret_params
 from conveyor.serialization import ArgumentCodec, ValueCodec
+from conveyor.soft_timeouts import SOFT_TIMEOUT_HEADER, check_soft_timeout
 from conveyor.unique import Unique, check_unique, make_unique
 
 if TYPE_CHECKING:
@@ -57,6 +60,7 @@ class EnqueueOptions(TypedDict, total=False):
     queue: str
     retries: int
     timeout: float | None
+    soft_timeout: float | None  # seconds before the task is told to wrap up (< timeout)
     headers: Mapping[str, str]
     # enqueue inside the caller's open transaction on this connection (PostgreSQL only): a
     # psycopg (Async)Connection or a SQLAlchemy (Async)Session or (Async)Connection
@@ -73,6 +77,7 @@ class TaskConfig:
     backoff: Backoff = "exponential"
     backoff_base: float = 1.0
     timeout: float | None = None
+    soft_timeout: float | None = None  # the task is told: SoftTimeout, or ctx.soft_timeout_expired
     result_ttl: float | None = 86400.0
     job_id: str | Callable[..., str] | None = None
     executor: SyncExecutor = "thread"
@@ -80,6 +85,7 @@ class TaskConfig:
     concurrency: int | None = None  # at most this many running at once, across every worker
     concurrency_key: Callable[..., Any] | None = None  # ... per key of the arguments
     rate_limit: str | None = None  # "100/m": at most 100 started a minute, across every worker
+    secret_args: Sequence[str] = ()  # parameters never shown (besides those typed SecretStr...)
 
     def check(self, name: str) -> None:
         where = f"task {name!r}"
@@ -134,7 +140,13 @@ class Task(Generic[P, R]):
         self._required = frozenset(
             n for n, p in self.signature.parameters.items() if p.default is inspect.Parameter.empty
         )
-        self.codec = ArgumentCodec(func, skip=self.context_params)
+        self.secret_params = secret_params(
+            hints, self.signature.parameters, config.secret_args, f"task {name!r}"
+        )
+        # the job names them, for readers that do not know this task
+        self._secret_header = ",".join(sorted(self.secret_params))
+        self.codec = ArgumentCodec(func, skip=self.context_params, secret=self.secret_params)
+        self.check_soft_timeout(config.soft_timeout, config.timeout, f"task {name!r}")
         self.result_codec = ValueCodec(hints.get("return", Any))
         functools.update_wrapper(self, func)
 
@@ -152,6 +164,16 @@ class Task(Generic[P, R]):
             arguments[name] = Context.inline(self.name) if context is Context.INJECTED else context
         call = inspect.BoundArguments(self._full_signature, arguments)
         return cast(R, self.func(*call.args, **call.kwargs))
+
+    def check_soft_timeout(self, soft: object, timeout: float | None, where: str) -> None:
+        check_soft_timeout(soft, timeout, where)
+        in_thread = not self.is_async and self.config.executor == "thread"
+        if soft is not None and in_thread and not self.context_params:
+            # a thread cannot be interrupted: it can only be told
+            raise ConfigurationError(
+                f"{where}: a sync task in a thread learns of its soft timeout from "
+                "ctx.soft_timeout_expired: give it a parameter annotated Context"
+            )
 
     def options(self, **options: Unpack[EnqueueOptions]) -> TaskCall[P, R]:
         return TaskCall(self, options)
@@ -215,6 +237,12 @@ class TaskCall(Generic[P, R]):
     def __init__(self, task: Task[P, R], options: EnqueueOptions) -> None:
         self.task = task
         self._options = _checked(options, task.name) if options else options
+        if "soft_timeout" in options or "timeout" in options:
+            task.check_soft_timeout(
+                options.get("soft_timeout", task.config.soft_timeout),
+                options.get("timeout", task.config.timeout),
+                f"{task.name}.options()",
+            )
 
     def s(self, *args: P.args, **kwargs: P.kwargs) -> Signature[R]:
         if "connection" in self._options:
@@ -323,6 +351,11 @@ def _record(
 ) -> JobRecord:
     config = task.config
     headers = dict(options.get("headers", {}))
+    if task._secret_header:
+        headers[SECRET_ARGS_HEADER] = task._secret_header
+    soft_timeout = options.get("soft_timeout", config.soft_timeout)
+    if soft_timeout is not None:
+        headers[SOFT_TIMEOUT_HEADER] = str(float(soft_timeout))
     job_id = options.get("job_id")
     if job_id is None and config.job_id is not None and derive_id:
         job_id = _derive_id(task, config.job_id, _with_defaults(task, arguments))
@@ -367,9 +400,7 @@ def _derive_id(
         raise ConfigurationError(
             f"task {task.name!r}: its job_id rule could not be applied to the arguments: {exc}"
         ) from None
-    if not isinstance(job_id, str) or not job_id:
-        raise ConfigurationError(f"task {task.name!r}: its job_id rule must return a non-empty str")
-    return job_id
+    return check_id(job_id, f"task {task.name!r}: the id its job_id rule made")
 
 
 def _delay(options: EnqueueOptions) -> float:
@@ -406,9 +437,8 @@ def _checked(options: EnqueueOptions, name: str) -> EnqueueOptions:
             f"{where}: eta must be a timezone-aware datetime, such as "
             "datetime.now(timezone.utc) + timedelta(minutes=5)"
         )
-    job_id = options.get("job_id")
-    if job_id is not None and (not isinstance(job_id, str) or not 0 < len(job_id) <= 200):
-        raise ConfigurationError(f"{where}: job_id must be a string of 1 to 200 characters")
+    if options.get("job_id") is not None:
+        check_id(options["job_id"], f"{where}: job_id")
     if "unique" in options:
         check_unique(options["unique"], where)
     if "priority" in options:

@@ -40,9 +40,12 @@ from conveyor.job import JobError, JobRecord, JobState
 from conveyor.log_fields import job_fields, reset_current_worker, set_current_worker
 from conveyor.middleware.base import Outcome
 from conveyor.processes import ProcessTaskError
-from conveyor.redact import redacted_url
+from conveyor.redact import redacted_url, scrubbed
 from conveyor.retry import retry_delay
 from conveyor.scheduler import MAX_PAUSE, Scheduler
+from conveyor.secret_args import secret_texts
+from conveyor.soft_timeouts import is_soft_timeout
+from conveyor.wording import counted
 from conveyor.workflow_records import follow_ups as workflow_follow_ups
 
 logger = logging.getLogger("conveyor.worker")
@@ -65,6 +68,7 @@ class _Running:
     payload: bytes | None = None  # the encoded result
     follow_ups: Sequence[JobRecord] = ()  # a workflow's next jobs, past the enqueue hooks
     completed: bool = False  # the task returned and its follow-ups passed the hooks
+    secrets: Sequence[str] = ()  # its secret arguments' values: no stored error shows them
 
     async def run(self) -> None:
         """The innermost call of the middleware chain: the task, then a workflow's next
@@ -75,8 +79,7 @@ class _Running:
             return  # it returned, but only because it was asked to stop
         follow_ups = _next_steps(self.record, self.payload)
         if follow_ups:
-            await self.worker._through_enqueue_hooks(follow_ups)
-            self.follow_ups = follow_ups
+            self.follow_ups = await self.worker._through_enqueue_hooks(follow_ups)
         self.completed = True
 
 
@@ -209,7 +212,7 @@ class Worker:
                 await hook(self.state)
             if install_signal_handlers:
                 self._remove_signals()
-            logger.info("worker %s stopped after %d jobs", self.name, self.processed)
+            logger.info("worker %s stopped after %s", self.name, counted(self.processed, "job"))
         if failure is not None:
             raise failure
 
@@ -329,6 +332,12 @@ class Worker:
 
     async def _execute(self, running: _Running) -> None:
         record = running.record
+        sealer = self.app.sealer
+        if sealer is not None:  # its signature first: nothing of a forged job is read
+            refused = sealer.open(record)
+            if refused is not None:
+                self._finish(running, Ack(running.lease, JobState.FAILED, error=refused))
+                return
         task = self.app.find_task(record.task)
         if task is None:
             error = JobError(
@@ -354,6 +363,8 @@ class Worker:
             error = JobError(type(exc).__name__, str(exc), reason="undecodable")
             self._finish(running, Ack(running.lease, JobState.FAILED, error=error))
             return
+        if task.secret_params:
+            running.secrets = secret_texts(arguments, task.secret_params)
         reporter = _Reporter(self, running)
         if task.context_params:
             context = Context(
@@ -371,7 +382,9 @@ class Worker:
             for name in task.context_params:
                 kwargs[name] = context
         running.in_thread = not task.is_async and task.config.executor == "thread"
-        running.call = functools.partial(self._executor.run, task, record, args, kwargs, reporter)
+        running.call = functools.partial(
+            self._executor.run, task, record, args, kwargs, reporter, running.context
+        )
         try:
             await self.app.middleware_chain.execute(record, running.run)
             ours = self._running.get(record.id) is running
@@ -380,9 +393,9 @@ class Worker:
                 # task's error, or never called call_next()): its result is null, and a
                 # workflow goes on from there rather than stopping at a succeeded step
                 running.payload = running.payload or b"null"
-                running.follow_ups = _next_steps(record, running.payload)
-                if running.follow_ups:
-                    await self._through_enqueue_hooks(running.follow_ups)
+                follow_ups = _next_steps(record, running.payload)
+                if follow_ups:
+                    running.follow_ups = await self._through_enqueue_hooks(follow_ups)
         except asyncio.CancelledError:
             current = asyncio.current_task()
             if current is not None:
@@ -402,6 +415,7 @@ class Worker:
                 damaged = isinstance(exc, _DamagedWorkflow)
                 reason = "undecodable" if damaged else "unencodable_result"
                 error = JobError("SerializationError", str(exc), reason=reason)
+                error = scrubbed(error, running.secrets)
                 self._finish(running, Ack(running.lease, JobState.FAILED, error=error))
             else:
                 self._retry_or_fail(running, exc, None)
@@ -412,17 +426,21 @@ class Worker:
             self._stopped(running)
             return
         result = running.payload if running.payload is not None else b"null"
+        if sealer is not None:
+            result = sealer.result(record.id, result)
         ack = Ack(running.lease, JobState.SUCCEEDED, result=result, follow_ups=running.follow_ups)
         self._finish(running, ack)
 
-    async def _through_enqueue_hooks(self, follow_ups: Sequence[JobRecord]) -> None:
+    async def _through_enqueue_hooks(self, follow_ups: Sequence[JobRecord]) -> Sequence[JobRecord]:
         """A workflow step's next jobs pass the enqueue hooks; they are stored with the
-        step's success, atomically: the hooks' store only says they will be."""
+        step's success, atomically: the hooks' store only says they will be. The jobs as
+        they will be stored (signed and encrypted, if the app does)."""
 
         async def stored_with_the_ack() -> Sequence[bool]:
             return [True] * len(follow_ups)
 
         await self.app.middleware_chain.enqueue(follow_ups, stored_with_the_ack)
+        return self.app.sealed(follow_ups)
 
     def _stopped(self, running: _Running) -> None:
         reason = running.stop_reason
@@ -448,12 +466,15 @@ class Worker:
         else:
             type_name = f"{type(exc).__module__}.{type(exc).__qualname__}"
             trace = None if isinstance(exc, TaskTimeout) else user_traceback(exc)
+        if is_soft_timeout(type_name):
+            reason = "soft_timeout"
         error = JobError(
             type=type_name.removeprefix("builtins."),
             message=str(exc),
             traceback=trace,
             reason=reason,
         )
+        error = scrubbed(error, running.secrets)
         if record.attempts < record.max_attempts:
             if delay is None:
                 delay = retry_delay(task.config.backoff, record.attempts, task.config.backoff_base)
@@ -467,8 +488,9 @@ class Worker:
             )
         else:
             logger.warning(
-                "job %s (%s) failed after %d attempts: %s: %s",
-                record.id, record.task, record.attempts, error.type, error.message,
+                "job %s (%s) failed after %s: %s: %s",
+                record.id, record.task, counted(record.attempts, "attempt"), error.type,
+                error.message,
                 extra=job_fields(record),
             )  # fmt: skip
             self._finish(running, Ack(running.lease, JobState.FAILED, error=error))
@@ -594,6 +616,8 @@ class Worker:
         update, futures = self._updates.setdefault(
             running.record.id, (RunningUpdate(running.lease), [])
         )
+        if self.app.sealer is not None:
+            message, checkpoint = self.app.sealer.update(running.record.id, message, checkpoint)
         if progress is not None:  # progress coalesces: only the latest value is written
             update.progress, update.message = progress, message
         if checkpoint is not None:
@@ -670,9 +694,9 @@ class Worker:
                 recovered = await self._backend.recover_expired(self.max_recoveries)
                 if recovered.requeued or recovered.dead or recovered.cancelled:
                     logger.warning(
-                        "expired leases: %d jobs requeued, %d dead-lettered as worker_lost, "
+                        "expired leases: %s requeued, %d dead-lettered as worker_lost, "
                         "%d cancelled as requested",
-                        recovered.requeued, recovered.dead, recovered.cancelled,
+                        counted(recovered.requeued, "job"), recovered.dead, recovered.cancelled,
                     )  # fmt: skip
                 if last_purge is None or time.monotonic() - last_purge > 60:
                     await self._backend.purge_expired()

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import ConfigurationError
 from conveyor.job import JobRecord
+from conveyor.job_ids import check_id
 from conveyor.limits import limit_fields
 from conveyor.task import Signature, Step
 from conveyor.workflow_handle import WorkflowHandle
@@ -225,9 +226,4 @@ def _new_id() -> str:
 
 
 def _checked_id(workflow_id: object) -> str:
-    if not isinstance(workflow_id, str) or not 0 < len(workflow_id) <= MAX_WORKFLOW_ID:
-        raise ConfigurationError(
-            f"a workflow id must be a string of 1 to {MAX_WORKFLOW_ID} characters, "
-            f"got {workflow_id!r}"
-        )
-    return workflow_id
+    return check_id(workflow_id, "a workflow id", MAX_WORKFLOW_ID)

@@ -103,7 +103,9 @@ class WorkflowHandle:
         else:
             later = []
         if later:  # fences first: a step finishing meanwhile cannot enqueue past them
-            await backend.enqueue([self._fence(job_id, shape) for job_id in later])
+            await backend.enqueue(
+                self._app.sealed([self._fence(job_id, shape) for job_id in later])
+            )
         await asyncio.gather(*(backend.cancel(job_id) for job_id in dict.fromkeys(members + later)))
         return await self.status()
 

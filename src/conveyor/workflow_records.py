@@ -30,6 +30,7 @@ SHAPE_HEADER = "workflow_shape"  # "chain:3", "group:4", "chord:4": what a handl
 POSITION_HEADER = "workflow_step"  # a step's (or member's) index
 NEXT_HEADER = "workflow_next"  # a chain step's continuation: the later steps, as JSON
 CALLBACK_HEADER = "workflow_callback"  # a chord member's callback step, as JSON
+ARGUMENT_HEADERS = (NEXT_HEADER, CALLBACK_HEADER)  # they hold later steps' arguments
 
 JOIN_TASK = "conveyor.chord_join"
 JOIN_ATTEMPTS = 5  # the join only reads and enqueues: its retries cover a backend hiccup
@@ -194,7 +195,8 @@ async def _join(
             )
         if record.state is not JobState.SUCCEEDED:
             return False  # not yet (its own check comes later), or never: no callback
-        results[index] = record.result if record.result is not None else b"null"
+        result = app.opened_result(record)
+        results[index] = result if result is not None else b"null"
     values = b"[" + b",".join(results[index] for index in range(members)) + b"]"
     payload = fed(callback, values)
     if len(payload) > app.max_payload_bytes:

@@ -12,4 +12,5 @@ bad rows), and judges the run with `oracle`: every job lost, duplicated or fine.
 - `harness`: starting processes, bounded waits, reading the store and the oracle log.
 - `oracle`: parsing the log into executions; lost / duplicated / overlapping.
 - `relay`: a TCP relay whose connections a test cuts, to sever one worker from its store.
+- `skewed_clock`: runs a worker whose wall clock is minutes off the machine's.
 """

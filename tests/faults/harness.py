@@ -28,6 +28,7 @@ from waiting import Predicate, wait_until
 
 from .jobsapp import CRON_ENV, DB_URL_ENV, LOG_ENV, SCALE_ENV, Jobs
 from .oracle import Execution, executions, read_events
+from .skewed_clock import SKEW_ENV
 
 TESTS_DIR = Path(__file__).resolve().parents[1]  # holds the `faults` package
 APP_PATH = "faults.jobsapp:app"
@@ -165,12 +166,15 @@ class Harness:
         nap_scale: float | None = None,
         url: str | None = None,
         cron: bool = False,
+        clock_skew: float = 0.0,
     ) -> Worker:
         """A worker process on this harness's store (or on `url`: the same store, another way).
 
-        With `cron`, its app schedules `faults.tick` every second.
+        With `cron`, its app schedules `faults.tick` every second. With `clock_skew`, its wall
+        clock reads that many seconds off (see `skewed_clock`).
         """
-        argv = [sys.executable, "-m", "conveyor", "worker", APP_PATH]
+        command = "faults.skewed_clock" if clock_skew else "conveyor"
+        argv = [sys.executable, "-m", command, "worker", APP_PATH]
         argv += ["--concurrency", str(concurrency), "--lease", f"{lease:g}"]
         argv += ["--heartbeat", f"{heartbeat:g}", "--grace", f"{grace:g}"]
         if burst:
@@ -182,6 +186,8 @@ class Harness:
             extra[DB_URL_ENV] = url
         if cron:
             extra[CRON_ENV] = "1"
+        if clock_skew:
+            extra[SKEW_ENV] = f"{clock_skew:g}"
         number = sum(isinstance(p, Worker) for p in self.processes) + 1
         worker = Worker(
             f"worker {number}", argv, self.env(extra), self.directory / f"worker-{number}.log"

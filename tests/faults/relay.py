@@ -5,8 +5,9 @@ A worker given the relay's address instead of the server's reaches the same stor
 (the peer sees its connection reset, as when a firewall rejects it), and `restore()` lets
 connections through again. `stall()` is the silent kind of cut: every connection through the
 relay, and every new one, stays open but carries nothing, for good; only connections made
-after `restore()` reach the server. Other clients, connected straight to the server, are
-untouched.
+after `restore()` reach the server. `deafen()` carries what clients send but drops what the
+server answers, until `restore()`: a client's writes land while it hears nothing. Other
+clients, connected straight to the server, are untouched.
 The relay runs on the test's event loop.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import urllib.parse
 
 
 class Relay:
@@ -24,6 +26,7 @@ class Relay:
         self.reset = 0  # connections reset by a cut
         self._open = True
         self._stalled = False
+        self._deaf = False
         self._silent: set[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = set()
         self._server: asyncio.Server | None = None
         self._pairs: set[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = set()
@@ -37,6 +40,12 @@ class Relay:
 
     def url(self, path: str = "/0") -> str:
         return f"redis://127.0.0.1:{self.listen_port}{path}"
+
+    def route(self, url: str) -> str:
+        """The store `url` names, reached through the relay (its user, path and query kept)."""
+        parts = urllib.parse.urlsplit(url)
+        user = f"{parts.username}@" if parts.username else ""
+        return parts._replace(netloc=f"{user}127.0.0.1:{self.listen_port}").geturl()
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
@@ -56,9 +65,14 @@ class Relay:
         self._silent |= self._pairs
         self._pairs.clear()
 
+    def deafen(self) -> None:
+        """Drop the server's replies on every connection, carrying requests as before."""
+        self._deaf = True
+
     def restore(self) -> None:
         self._open = True
         self._stalled = False
+        self._deaf = False
 
     async def close(self) -> None:
         self.cut()
@@ -108,6 +122,8 @@ class Relay:
             while data := await source.read(65536):
                 if pair in self._silent:
                     continue  # a stalled connection swallows what it is given
+                if self._deaf and sink is pair[0]:
+                    continue  # a reply to the client, lost
                 sink.write(data)
                 await sink.drain()
         # one side ended: end the other too, so neither peer waits on a half-open link

@@ -74,6 +74,18 @@ class Project:
 
         return asyncio.run(go())
 
+    def create_store(self) -> None:
+        """Open the project's store, as a worker or an enqueue would: it exists, empty."""
+
+        async def go() -> None:
+            app = Conveyor(self.url)
+            try:
+                await app.connected()
+            finally:
+                await app.close()
+
+        asyncio.run(go())
+
     def work_off(self) -> None:
         """Run a burst worker in this process over the project's jobs."""
 

@@ -26,12 +26,14 @@ def test_retry_of_a_succeeded_job_is_refused(project: Project) -> None:
     result = conveyor("jobs", "retry", "--url", project.url, job_id)
 
     assert result.exit_code == 1
-    assert f"job {job_id} is succeeded" in result.stderr
+    assert f"job {job_id} has succeeded: only failed" in result.stderr
     assert "only failed or cancelled jobs can be retried" in result.stderr
     assert project.job(job_id).state is JobState.SUCCEEDED
 
 
 def test_retry_of_an_unknown_job_fails(project: Project) -> None:
+    project.create_store()
+
     result = conveyor("jobs", "retry", "--url", project.url, "nope")
 
     assert result.exit_code == 1
@@ -48,7 +50,22 @@ def test_cancel_cancels_a_queued_job(project: Project) -> None:
     assert project.job(job_id).state is JobState.CANCELLED
 
 
+def test_cancel_of_a_job_that_ended_says_so_and_changes_nothing(project: Project) -> None:
+    job_id = project.enqueue("add", 1)
+    project.work_off()
+
+    result = conveyor("jobs", "cancel", "--url", project.url, job_id)
+
+    assert result.exit_code == 1
+    assert f"job {job_id} has succeeded: only a job that has not ended can be cancelled" in (
+        result.stderr
+    )
+    assert project.job(job_id).state is JobState.SUCCEEDED
+
+
 def test_cancel_of_an_unknown_job_fails(project: Project) -> None:
+    project.create_store()
+
     result = conveyor("jobs", "cancel", "--url", project.url, "nope")
 
     assert result.exit_code == 1
@@ -64,7 +81,7 @@ def test_purge_deletes_only_the_finished_jobs_in_the_states_named(project: Proje
     result = conveyor("jobs", "purge", "--url", project.url, "--state", "succeeded")
 
     assert result.exit_code == 0, result.output
-    assert result.stdout.strip() == "purged 1 jobs"
+    assert result.stdout.strip() == "purged 1 job"
     assert {job.id for job in project.jobs()} == {failed, queued}
     assert succeeded not in {job.id for job in project.jobs()}
 

@@ -40,6 +40,8 @@ def test_show_prints_a_failed_jobs_error_and_traceback(project: Project) -> None
 
 
 def test_show_of_an_unknown_id_fails(project: Project) -> None:
+    project.create_store()
+
     result = conveyor("jobs", "show", "--url", project.url, "no-such-job")
 
     assert result.exit_code == 1

@@ -27,6 +27,8 @@ def test_stats_counts_jobs_per_queue_and_state(project: Project) -> None:
 
 
 def test_stats_of_an_empty_store_says_so(project: Project) -> None:
+    project.create_store()
+
     result = conveyor("stats", "--app", project.app_path)
 
     assert result.exit_code == 0, result.output

@@ -28,3 +28,4 @@ def test_a_burst_worker_process_runs_every_queued_job_then_exits(project: Projec
     assert [project.job(job_id).result for job_id in added] == [b"10", b"11", b"12"]
     assert project.job(exploded).state is JobState.FAILED
     assert "stopped after 4 jobs" in done.stderr
+    assert f"job {exploded} ({project.module}.explode) failed after 1 attempt: " in done.stderr

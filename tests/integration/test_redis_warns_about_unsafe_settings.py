@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -51,3 +53,36 @@ async def test_a_redis_set_up_for_durability_is_not_named(
 
     assert "append-only" not in text
     assert "evicts" not in text
+
+
+def run(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "conveyor", *args],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_the_warning_is_for_the_worker_not_for_commands_that_look_at_the_store(
+    server: RedisServer, tmp_path: Path
+) -> None:
+    with server.client() as client:
+        client.config_set("appendonly", "no")
+    (tmp_path / "redis_app.py").write_text(
+        f"from conveyor import Conveyor\n\napp = Conveyor({server.url!r})\n"
+    )
+    looks = [
+        run(tmp_path, "jobs", "list", "--url", server.url),
+        run(tmp_path, "stats", "--app", "redis_app:app"),
+        run(tmp_path, "jobs", "show", "--url", server.url, "no-such-job"),
+    ]
+    worker = run(tmp_path, "worker", "redis_app:app", "--burst")
+
+    for done in looks:
+        assert "append-only" not in done.stderr, done.args
+    assert [done.returncode for done in looks] == [0, 0, 1]
+    assert worker.returncode == 0, worker.stderr
+    assert f"Redis at {server.url} keeps no append-only file" in worker.stderr

@@ -44,6 +44,7 @@ def test_from_url_picks_the_postgres_backend_for_both_schemes() -> None:
         ("postgresql://localhost/app?pool_size=0", "pool_size"),
         ("postgresql://localhost/app?pool_size=many", "pool_size"),
         ("postgresql://localhost/app?connect_timeout=soon", "connect_timeout"),
+        ("postgresql://localhost/app?colour=blue", 'invalid URI query parameter: "colour"'),
     ],
 )
 def test_bad_options_are_refused_when_the_backend_is_made(url: str, message: str) -> None:

@@ -34,6 +34,7 @@ PUBLIC_NAMES = [
     "Schedule",
     "SerializationError",
     "Signature",
+    "SoftTimeout",
     "Step",
     "Task",
     "TaskTimeout",

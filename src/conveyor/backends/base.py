@@ -23,6 +23,7 @@ from typing import ClassVar, Protocol
 
 from conveyor.errors import ConfigurationError
 from conveyor.job import PRIORITY_LIMIT, JobError, JobRecord, JobState
+from conveyor.wording import counted
 
 DEFAULT_MAX_RECOVERIES = 3
 WORKER_LOST = "worker_lost"
@@ -198,6 +199,9 @@ class Backend(abc.ABC):
     url: str
 
     def __init__(self) -> None:
+        # set by those who only look at the store (the CLI's jobs and stats commands):
+        # opening it creates nothing, and warns of nothing that matters only to writers
+        self.only_looking = False
         self._waiters_lock = threading.Lock()
         self._work_waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
         self._job_waiters: dict[str, set[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = {}
@@ -809,8 +813,8 @@ def worker_lost_error(recoveries: int) -> JobError:
     return JobError(
         type="WorkerLost",
         message=(
-            f"the job's worker stopped answering {recoveries + 1} times while running it; "
-            "it was dead-lettered so it cannot crash more workers"
+            f"the job's worker stopped answering {counted(recoveries + 1, 'time')} while "
+            "running it; it was dead-lettered so it cannot crash more workers"
         ),
         reason=WORKER_LOST,
     )

@@ -33,6 +33,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import secrets
 import threading
 import time
@@ -65,8 +66,9 @@ from conveyor.backends.base import (
     bucket_tokens,
     worker_lost_error,
 )
-from conveyor.errors import BackendUnavailable, ConfigurationError
+from conveyor.errors import BackendUnavailable, ConfigurationError, ConveyorError
 from conveyor.job import JobRecord, JobState
+from conveyor.redact import redacted_url
 
 try:
     import psycopg
@@ -87,7 +89,7 @@ from conveyor.backends.postgres_rows import (
     insert,
     record,
 )
-from conveyor.backends.postgres_schema import migrate, quoted
+from conveyor.backends.postgres_schema import current_version, migrate, quoted
 from conveyor.backends.postgres_sql import Statements, listing
 
 logger = logging.getLogger("conveyor.postgres")
@@ -174,12 +176,34 @@ class PostgresBackend(Backend):
     async def open(self) -> None:
         await self._ready()
 
+    async def _prepare(self) -> None:
+        """Connect once, and migrate the schema (or, when only looking, find it).
+
+        A connection of its own, before the pool's: a refusal fails at once, in the server's
+        words, where the pool would retry until its timeout and log each failure.
+        """
+        try:
+            conn = await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)
+        except psycopg.Error as exc:
+            raise _connect_failure(self._where(), exc) from None
+        async with conn:
+            if self._migrated:
+                return
+            if self.only_looking and not await current_version(conn, self.schema):
+                raise BackendUnavailable(
+                    f"no conveyor store in schema {self.schema!r} at {self._where()}: check "
+                    "?schema= in the URL (a worker, an enqueue or `conveyor db migrate` "
+                    "creates it)"
+                )
+            await migrate(conn, self.schema)
+            self._migrated = True
+
     async def migrate(self) -> tuple[int, int]:
         """Create or upgrade the schema now, on a connection of its own: (before, after)."""
         try:
             conn = await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)
-        except psycopg.OperationalError as exc:
-            raise BackendUnavailable(f"cannot reach PostgreSQL at {self._where()}: {exc}") from exc
+        except psycopg.Error as exc:
+            raise _connect_failure(self._where(), exc) from None
         async with conn:
             versions = await migrate(conn, self.schema)
         self._migrated = True
@@ -577,12 +601,9 @@ class _LoopState:
             if self._opened:
                 return
             backend = self.backend
+            await backend._prepare()
             try:
                 await self.pool.open(wait=True, timeout=backend.connect_timeout)
-                if not backend._migrated:
-                    async with self.pool.connection() as conn:
-                        await migrate(conn, backend.schema)
-                    backend._migrated = True
             except BaseException as exc:  # start afresh next time
                 await self.pool.close()
                 self.pool = _new_pool(backend)
@@ -622,6 +643,37 @@ def _new_pool(backend: PostgresBackend) -> psycopg_pool.AsyncConnectionPool:
     )
 
 
+# libpq's words for a server it never spoke to
+UNREACHABLE = (
+    "Connection refused", "resolve host", "translate host name", "timeout expired",
+    "No route to host", "Network is unreachable", "No such file or directory",
+)  # fmt: skip
+
+
+# 'connection failed: connection to server at "h", port 5432 failed: FATAL:  the reason'
+LIBPQ_PREFIX = re.compile(
+    r"^(connection (failed|is bad): )?(connection to server .*? failed: )?(FATAL:\s+)?"
+)
+
+
+def _connect_failure(where: str, exc: psycopg.Error) -> ConveyorError:
+    """Why a first connection failed, in one line: what the server said when it answered."""
+    text = str(exc)
+    reasons: list[str] = []
+    for line in text.splitlines():
+        reason = re.sub(LIBPQ_PREFIX, "", line.strip())
+        if reason and reason not in reasons:
+            reasons.append(reason if reason[-1] in ".?!" else f"{reason}.")
+    reason = " ".join(reasons).removesuffix(".")
+    if text.startswith("connection is bad:") or isinstance(exc, psycopg.ProgrammingError):
+        return ConfigurationError(f"bad PostgreSQL URL for {where}: {reason}")
+    if "FATAL:" in text:
+        return BackendUnavailable(f"PostgreSQL at {where} refused the connection: {reason}")
+    if isinstance(exc, psycopg.errors.ConnectionTimeout) or any(w in text for w in UNREACHABLE):
+        return BackendUnavailable(f"cannot reach PostgreSQL at {where}: {reason}")
+    return BackendUnavailable(f"cannot connect to PostgreSQL at {where}: {reason}")
+
+
 def parse_url(url: str) -> tuple[str, str, int, float]:
     """(libpq URL, schema, pool size, connect timeout) from a conveyor URL."""
     parsed = urllib.parse.urlsplit(url)
@@ -654,4 +706,10 @@ def parse_url(url: str) -> tuple[str, str, int, float]:
     conninfo = urllib.parse.urlunsplit(
         ("postgresql", parsed.netloc, parsed.path, urllib.parse.urlencode(libpq), "")
     )
+    try:
+        psycopg.conninfo.conninfo_to_dict(conninfo)  # libpq knows the names of its options
+    except psycopg.ProgrammingError as exc:
+        raise ConfigurationError(
+            f"bad PostgreSQL URL {redacted_url(url)!r}: {str(exc).strip()}"
+        ) from None
     return conninfo, schema, pool_size, max(timeout, 1.0)

@@ -105,6 +105,12 @@ class RedisBackend(Backend):
                 f"bad Redis URL {self.where!r}: prefix must be 1 to 64 letters, digits, "
                 f"'.', '_' or '-', got {self.prefix!r}"
             )
+        database = parsed.path.strip("/")
+        if parsed.scheme != "unix" and database and not (database.isascii() and database.isdigit()):
+            raise ConfigurationError(
+                f"bad Redis URL {self.where!r}: the database after the port must be a number, "
+                f"such as redis://host:6379/0, got {database!r}"
+            )
         rest = urllib.parse.urlencode([(key, value) for key, value in query if key != "prefix"])
         self._client_url = urllib.parse.urlunsplit(parsed._replace(query=rest))
         self._lock = threading.Lock()
@@ -189,12 +195,12 @@ class RedisBackend(Backend):
         try:
             await client.ping()
             self._opened.add(loop)
-            if self.url in _checked_servers:
+            if self.url in _checked_servers or self.only_looking:
                 return
             persistence = await client.info("persistence")
             memory = await client.info("memory")
-        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
-            raise BackendUnavailable(f"cannot reach Redis at {self.where}: {exc}") from exc
+        except redis.exceptions.RedisError as exc:
+            raise _open_failure(self.where, exc) from exc
         _checked_servers.add(self.url)
         _warn_about_settings(self.where, persistence, memory)
 
@@ -555,6 +561,23 @@ def _wire(text: str) -> bytes:
 
 
 _checked_servers: set[str] = set()
+
+
+def _open_failure(where: str, exc: redis.exceptions.RedisError) -> BackendUnavailable:
+    """What went wrong when a store was first opened, in one line that says what to check."""
+    if isinstance(exc, redis.exceptions.InvalidResponse):
+        return BackendUnavailable(
+            f"what answers at {where} does not speak Redis ({exc}): check the host and port"
+        )
+    if isinstance(exc, redis.exceptions.ResponseError):  # the server answered and refused
+        hint = ""
+        if "DB index" in str(exc):
+            hint = " (a server has databases 0 to 15 unless its `databases` setting says more)"
+        return BackendUnavailable(f"Redis at {where} refused the connection: {exc}{hint}")
+    hint = ""
+    if "closed by server" in str(exc):
+        hint = " (is it Redis that listens on that port?)"
+    return BackendUnavailable(f"cannot reach Redis at {where}: {exc}{hint}")
 
 
 def _warn_about_settings(url: str, persistence: dict[str, Any], memory: dict[str, Any]) -> None:

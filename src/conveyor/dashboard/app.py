@@ -18,9 +18,9 @@ from conveyor.dashboard.access import Authorize, BasicAuth, Credentials, credent
 from conveyor.dashboard.actions import Actions
 from conveyor.dashboard.guard import Access, Guard
 from conveyor.dashboard.pages import Pages
-from conveyor.dashboard.present import Redactor
 from conveyor.dashboard.site import Settings, Site
 from conveyor.errors import BackendUnavailable, ConfigurationError
+from conveyor.redact import Redactor
 
 STATIC = Path(__file__).parent / "static"
 logger = logging.getLogger("conveyor.dashboard")

@@ -149,6 +149,7 @@ class Pages:
                 request, "missing.html", status=404, now=now, page="jobs", job_id=job_id
             )
         presenter = self.site.presenter
+        record = presenter.visible(record)
         workflow = await self._workflow(backend, record)
         final = record.state.is_final and (workflow is None or _settled(workflow))
         return self.site.render(

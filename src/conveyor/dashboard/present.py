@@ -1,44 +1,28 @@
 """What the pages show of a job's values: decoded, secrets redacted, pretty; and times.
 
 Arguments are decoded with the task's own codec, so values come back with their types
-(pydantic models, `SecretStr`...), and are shown as JSON with every secret replaced: a
-`SecretStr`/`SecretBytes` value, and any value under a key that names a secret (password,
-token, api_key, authorization...). A payload whose task this process does not know is read
-as plain JSON, with the same key rule.
+(pydantic models, `SecretStr`...), and are shown as JSON with every secret replaced, by the
+rule of `conveyor.redact` shared with the CLI. A payload whose task this process does not
+know is read as plain JSON, with the same rule.
 """
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import datetime
-import decimal
-import enum
 import json
-import re
-import uuid
-from collections.abc import Iterable, Mapping
 from typing import Any
 
-import pydantic
-
 from conveyor.app import Conveyor
+from conveyor.encryption import is_sealed
 from conveyor.errors import SerializationError
 from conveyor.job import JobRecord
+from conveyor.redact import Redactor, readable_arguments
+from conveyor.sealing import ENCRYPTED, shown
 from conveyor.serialization import ANY_VALUE
 
-REDACTED = "[redacted]"
-# A key names a secret when, compared without case, "_" or "-", it holds one of these
-# (api_key, X-Api-Key and apiKey all hold "apikey")...
-SECRET_FRAGMENTS = (
-    "password", "passwd", "secret", "apikey", "authorization", "credential", "privatekey",
-    "accesskey",
-)  # fmt: skip
-# ...or one of its words is one of these (access_token, authToken, auth; not max_tokens,
-# author)
-SECRET_WORDS = frozenset({"token", "auth", "pwd", "cookie", "session", "signature", "jwt"})
-SHOWN_BYTES = 64  # of a bytes value, the leading bytes shown (as base64)
 SHOWN_TEXT = 200_000  # characters of a value shown before it is cut
+NO_KEY = "stored encrypted: this app holds no key that decrypts it"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -48,67 +32,6 @@ class Shown:
 
     text: str
     note: str | None = None  # e.g. "the task is not registered here: shown as plain JSON"
-
-
-class Redactor:
-    """Replaces secrets inside decoded values."""
-
-    def __init__(self, extra_keys: Iterable[str] = ()) -> None:
-        fragments = [*SECRET_FRAGMENTS, *(_squash(key) for key in extra_keys)]
-        self._pattern = re.compile("|".join(re.escape(f) for f in fragments if f))
-
-    def is_secret_key(self, key: object) -> bool:
-        if not isinstance(key, str):
-            return False
-        if self._pattern.search(_squash(key)) is not None:
-            return True
-        return any(word.lower() in SECRET_WORDS for word in WORDS.findall(key))
-
-    def plain(self, value: Any, depth: int = 0) -> Any:
-        """`value` as JSON-ready data, every secret replaced by REDACTED."""
-        if depth > 50:
-            return "..."
-        if isinstance(value, pydantic.SecretStr | pydantic.SecretBytes | pydantic.Secret):
-            return REDACTED
-        if value is None or isinstance(value, bool | int | float | str):
-            return value
-        if isinstance(value, pydantic.BaseModel):
-            fields = {name: getattr(value, name) for name in type(value).model_fields}
-            return self._mapping(fields, depth)
-        if dataclasses.is_dataclass(value) and not isinstance(value, type):
-            fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
-            return self._mapping(fields, depth)
-        if isinstance(value, Mapping):
-            return self._mapping(value, depth)
-        if isinstance(value, list | tuple | set | frozenset):
-            return [self.plain(item, depth + 1) for item in value]
-        if isinstance(value, bytes | bytearray):
-            shown = base64.b64encode(bytes(value[:SHOWN_BYTES])).decode()
-            more = "..." if len(value) > SHOWN_BYTES else ""
-            return f"<{len(value)} bytes: {shown}{more}>"
-        if isinstance(value, enum.Enum):
-            return self.plain(value.value, depth + 1)
-        if isinstance(value, datetime.datetime | datetime.date | datetime.time):
-            return value.isoformat()
-        if isinstance(value, uuid.UUID | decimal.Decimal | datetime.timedelta):
-            return str(value)
-        return repr(value)
-
-    def _mapping(self, value: Mapping[Any, Any], depth: int) -> dict[str, Any]:
-        return {
-            str(key): REDACTED if self.is_secret_key(key) else self.plain(item, depth + 1)
-            for key, item in value.items()
-        }
-
-    def headers(self, headers: Mapping[str, str]) -> dict[str, str]:
-        return {k: REDACTED if self.is_secret_key(k) else v for k, v in sorted(headers.items())}
-
-
-WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")  # snake_case, kebab-case, camelCase
-
-
-def _squash(key: str) -> str:
-    return key.lower().replace("_", "").replace("-", "")
 
 
 def pretty(value: Any) -> str:
@@ -123,19 +46,29 @@ class Presenter:
         self.conveyor = conveyor
         self.redactor = redactor
 
+    def visible(self, record: JobRecord) -> JobRecord:
+        """A stored record as the page shows it: what the app's keys open decrypted, and
+        "encrypted" for the texts they do not (the values below say it themselves)."""
+        record = self.conveyor.readable(record)
+        if record.progress_message is not None:
+            record.progress_message = shown(record.progress_message)
+        record.headers = {name: shown(value) for name, value in record.headers.items()}
+        return record
+
     def arguments(self, record: JobRecord) -> Shown:
+        if is_sealed(record.payload):
+            return Shown(ENCRYPTED, NO_KEY)
         task = self.conveyor.find_task(record.task)
-        if task is not None:
-            try:
-                return Shown(pretty(self.redactor.plain(task.codec.decode(record.payload))))
-            except SerializationError as exc:
-                note = f"they do not fit the task's signature ({exc}): shown as plain JSON"
-                return self._json(record.payload, note)
-        return self._json(record.payload, "the task is not registered here: shown as plain JSON")
+        value, note = readable_arguments(record, task, self.redactor)
+        if value is None:
+            return Shown(self._not_json(record.payload), note)
+        return Shown(pretty(value), note)
 
     def result(self, record: JobRecord) -> Shown | None:
         if record.result is None:
             return None
+        if is_sealed(record.result):
+            return Shown(ENCRYPTED, NO_KEY)
         try:
             value = self.conveyor.decode_result(record)
         except SerializationError as exc:
@@ -145,17 +78,19 @@ class Presenter:
     def checkpoint(self, record: JobRecord) -> Shown | None:
         if record.checkpoint is None:
             return None
+        if is_sealed(record.checkpoint):
+            return Shown(ENCRYPTED, NO_KEY)
         return self._json(record.checkpoint, None)
 
     def _json(self, data: bytes, note: str | None) -> Shown:
         try:
             value = ANY_VALUE.decode(data)
         except SerializationError:
-            return Shown(
-                f"<{len(data)} bytes that are not JSON: not shown, they may hold secrets>",
-                note,
-            )
+            return Shown(self._not_json(data), note)
         return Shown(pretty(self.redactor.plain(value)), note)
+
+    def _not_json(self, data: bytes) -> str:
+        return f"<{len(data)} bytes that are not JSON: not shown, they may hold secrets>"
 
 
 # -- times ---------------------------------------------------------------------------------

@@ -15,8 +15,9 @@ from conveyor.app import Conveyor
 from conveyor.backends.base import Backend
 from conveyor.dashboard.charts import SharedReads
 from conveyor.dashboard.guard import CSRF_FIELD, CSRF_HEADER, csrf_token_of, user_of
-from conveyor.dashboard.present import Presenter, Redactor, ago, clock, duration, utc, zoned
+from conveyor.dashboard.present import Presenter, ago, clock, duration, utc, zoned
 from conveyor.job import JobState
+from conveyor.redact import Redactor
 
 NOTICE_COOKIE = "conveyor_dashboard_notice"
 HTMX_STOP_POLLING = 286  # htmx stops polling an element answered with this status

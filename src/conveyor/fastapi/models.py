@@ -8,7 +8,9 @@ import json
 from pydantic import BaseModel, Field, JsonValue
 
 from conveyor.context import CORRELATION_HEADER
+from conveyor.encryption import is_sealed
 from conveyor.job import JobEvent, JobRecord, JobState
+from conveyor.sealing import ENCRYPTED, shown
 
 
 class JobFailure(BaseModel):
@@ -30,7 +32,10 @@ class JobStatus(BaseModel):
     state: JobState
     progress: float | None = Field(description="from 0.0 to 1.0, as the task last reported")
     message: str | None = Field(description="the message of the last progress report")
-    result: JsonValue = Field(default=None, description="the return value, once succeeded")
+    result: JsonValue = Field(
+        default=None,
+        description='the return value, once succeeded ("encrypted" if this app cannot decrypt it)',
+    )
     error: JobFailure | None = Field(
         description="why the last attempt failed: set while waiting to retry and once failed"
     )
@@ -52,9 +57,9 @@ class JobStatus(BaseModel):
             queue=record.queue,
             state=record.state,
             progress=record.progress,
-            message=record.progress_message,
+            message=_text(record.progress_message),
             # results are stored as plain JSON: the API passes them on without the task's types
-            result=None if record.result is None else json.loads(record.result),
+            result=_json(record.result),
             error=None
             if error is None
             else JobFailure(type=error.type, message=error.message, reason=error.reason),
@@ -83,7 +88,7 @@ class JobUpdate(BaseModel):
             job_id=event.job_id,
             state=event.state,
             progress=event.progress,
-            message=event.progress_message,
+            message=_text(event.progress_message),
         )
 
 
@@ -91,6 +96,17 @@ class Problem(BaseModel):
     """An error answer, as FastAPI writes it for HTTPException."""
 
     detail: str
+
+
+def _text(text: str | None) -> str | None:
+    return None if text is None else shown(text)
+
+
+def _json(data: bytes | None) -> JsonValue:
+    """A stored JSON value; "encrypted" when it is and this app holds no key to read it."""
+    if data is None:
+        return None
+    return ENCRYPTED if is_sealed(data) else json.loads(data)
 
 
 def _utc(epoch: float) -> datetime.datetime:

@@ -12,6 +12,7 @@ from fastapi.sse import EventSourceResponse
 from conveyor.app import Conveyor
 from conveyor.errors import JobNotFound
 from conveyor.job import JobInfo, JobRecord
+from conveyor.job_ids import id_problem
 
 from .models import JobStatus, JobUpdate, Problem
 
@@ -67,10 +68,12 @@ def jobs_router(
 
     @router.post("/{job_id}/cancel", summary="Cancel a pending job, or ask a running one to stop")
     async def cancel_job(job_id: str) -> JobStatus:
+        if id_problem(job_id, "a job id"):  # names no job (PostgreSQL cannot even look for it)
+            raise _not_found(job_id)
         record = await (await app.connected()).cancel(job_id)
         if record is None:
             raise _not_found(job_id)
-        return JobStatus.from_record(record)
+        return JobStatus.from_record(app.readable(record))
 
     return router
 
@@ -85,10 +88,12 @@ def requested_job(app: Conveyor) -> Callable[[str], Awaitable[JobInfo]]:
 
 
 async def _find(app: Conveyor, job_id: str) -> JobRecord:
+    if id_problem(job_id, "a job id"):  # names no job (PostgreSQL cannot even look for it)
+        raise _not_found(job_id)
     record = await (await app.connected()).get(job_id)
     if record is None:
         raise _not_found(job_id)
-    return record
+    return app.readable(record)  # what the app's keys decrypt; the rest shows "encrypted"
 
 
 def _not_found(job_id: str) -> HTTPException:

@@ -36,4 +36,4 @@ async def test_a_job_id_with_undecodable_bytes_is_refused_at_enqueue(app: Convey
     with pytest.raises(ConfigurationError, match="not valid UTF-8"):
         await task.options(job_id=f"import-{FILE_NAME}").enqueue()
 
-    assert await app.backend.counts() == {}
+    assert await (await app.connected()).counts() == {}

@@ -3,8 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: demo test lint typecheck pytest chromium bench bench-sqlite bench-redis bench-postgres \
-	bench-observability bench-sealing bench-dashboard clean
+.PHONY: demo test lint typecheck pytest docs chromium bench bench-sqlite bench-redis bench-postgres \
+	bench-observability bench-sealing bench-dashboard bench-history bench-queues clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,10 @@ $(VENV)/.runtime: pyproject.toml | $(BIN)/python
 
 $(VENV)/.dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.runtime $(VENV)/.docs
+
+$(VENV)/.docs: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[docs]'
 	touch $@ $(VENV)/.runtime
 
 $(VENV)/.fastapi: pyproject.toml | $(BIN)/python
@@ -31,9 +35,9 @@ $(VENV)/.bench: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.fastapi
 	$(BIN)/python examples/demo.py $(DEMO_ARGS)
 
-## Lint, type-check and run the whole test suite (the dashboard's browser tests drive
-## Debian's Chromium: installed here when missing and we may).
-test: $(VENV)/.dev chromium lint typecheck pytest
+## Lint, type-check, build the documentation and run the whole test suite (the dashboard's
+## browser tests drive Debian's Chromium: installed here when missing and we may).
+test: $(VENV)/.dev chromium lint typecheck docs pytest
 
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
@@ -53,6 +57,10 @@ typecheck: $(VENV)/.dev
 
 pytest: $(VENV)/.dev
 	$(BIN)/pytest
+
+## The documentation site, into site/: --strict, so a broken link or API reference fails it.
+docs: $(VENV)/.docs
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 ## Benchmark conveyor against its peers on this machine: on SQLite, Redis and PostgreSQL.
 bench: bench-sqlite bench-redis bench-postgres bench-observability bench-sealing
@@ -87,5 +95,16 @@ bench-sealing: $(VENV)/.dev
 bench-dashboard: $(VENV)/.dev
 	$(BIN)/python -m benchmarks dashboard $(DASHBOARD_ARGS)
 
+## Drain, single and bulk enqueue, stats and listing with 0, 100k and 1M finished jobs in the
+## store, as ratios to the empty store, on SQLite, Redis and PostgreSQL (long: not part of
+## `make bench`; `make bench-history HISTORY_ARGS=--quick` stops at 100k finished jobs).
+bench-history: $(VENV)/.dev
+	$(BIN)/python -m benchmarks history $(HISTORY_ARGS)
+
+## A drain of 20k jobs spread over 1, 100 and 1,000 queues, as ratios to one queue, on SQLite,
+## Redis and PostgreSQL (`make bench-queues QUEUES_ARGS=--quick`: 10k jobs, one repetition).
+bench-queues: $(VENV)/.dev
+	$(BIN)/python -m benchmarks queues $(QUEUES_ARGS)
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache site

@@ -1,5 +1,5 @@
-"""`python -m benchmarks [sqlite|redis|postgres|observability|sealing|dashboard] ...`: one
-comparison per command.
+"""`python -m benchmarks [sqlite|redis|postgres|enqueue|observability|sealing|dashboard|history|
+queues] ...`: one comparison per command.
 
 SQLite when no server is named."""
 
@@ -19,6 +19,11 @@ def main(argv: list[str]) -> None:
 
         postgres(argv[1:])
         return
+    if argv and argv[0] == "enqueue":
+        from benchmarks.enqueue.cli import main as enqueue
+
+        enqueue(argv[1:])
+        return
     if argv and argv[0] == "observability":
         from benchmarks.observability.cli import main as observability
 
@@ -33,6 +38,21 @@ def main(argv: list[str]) -> None:
         from benchmarks.dashboard.cli import main as dashboard
 
         dashboard(argv[1:])
+        return
+    if argv and argv[0] == "history":
+        from benchmarks.history.cli import main as history
+
+        history(argv[1:])
+        return
+    if argv and argv[0] == "queues":
+        from benchmarks.queues.cli import main as queues
+
+        queues(argv[1:])
+        return
+    if argv and argv[0] == "processes-curve":
+        from benchmarks.processes_curve.cli import main as processes_curve
+
+        processes_curve(argv[1:])
         return
     from benchmarks.sqlite import main as sqlite
 

@@ -99,7 +99,7 @@ async def dashboard_calls(
         await listing("jobs ?state=queued", {"state": "queued"}),
         await listing(f"jobs ?task={succeeded}", {"task": succeeded}),
         await listing(f"jobs ?task={RARE.name} (rare)", {"task": RARE.name}),
-        await listing("jobs ?id=<6-character prefix>", {"id": marks.id_prefix}),
+        await listing("jobs ?id=<14-character prefix>", {"id": marks.id_prefix}),
         await listing("jobs ?since=&until= (a tenth of the history)", range_text),
         await get("job: failed, with traceback", f"/jobs/{marks.failed_id}",
                   expect="Connection refused"),

@@ -63,8 +63,9 @@ def settings(concurrency: int) -> list[str]:
         f"`Worker(app, concurrency={concurrency})`, other options at their defaults; "
         "the task is `async def` on the worker's loop; bulk: `app.enqueue_many`",
         "acknowledges after the job runs (at-least-once, 30 s lease); claims and "
-        "acknowledgements batched; idle workers are woken by the server (Redis pub/sub, "
-        "PostgreSQL LISTEN/NOTIFY)",
+        "acknowledgements batched; on Redis an idle worker is handed the next job by the "
+        "enqueue that stores it (leased to it, published on its channel), on PostgreSQL "
+        "woken by LISTEN/NOTIFY",
     ]
 
 

@@ -134,6 +134,7 @@ class Conveyor:
         retries: int = 3,
         backoff: Backoff = "exponential",
         backoff_base: float = 1.0,
+        retry_on: Sequence[type[BaseException]] | None = None,
         timeout: float | None = None,
         soft_timeout: float | None = None,
         result_ttl: float | None = 86400.0,
@@ -156,6 +157,7 @@ class Conveyor:
         retries: int = 3,
         backoff: Backoff = "exponential",
         backoff_base: float = 1.0,
+        retry_on: Sequence[type[BaseException]] | None = None,
         timeout: float | None = None,
         soft_timeout: float | None = None,
         result_ttl: float | None = 86400.0,
@@ -171,7 +173,10 @@ class Conveyor:
 
         retries: attempts after the first (0 = run once). backoff: "constant", "linear",
         "exponential" (with jitter, the default) or a callable of the attempt number;
-        backoff_base: its unit in seconds. timeout: seconds per attempt (the task is
+        backoff_base: its unit in seconds. retry_on: the exceptions worth another attempt
+        (Celery's autoretry_for); any other fails the job at once. None, the default,
+        retries every exception; `raise Retry(...)` is always retried. timeout: seconds per
+        attempt (the task is
         stopped). soft_timeout: seconds per attempt before the task is told to wrap up,
         shorter than timeout if both are set: `SoftTimeout` is raised inside an async or
         process task, a sync task in a thread sees `ctx.soft_timeout_expired`. result_ttl:
@@ -198,6 +203,8 @@ class Conveyor:
             retries=retries,
             backoff=backoff,
             backoff_base=backoff_base,
+            # a list or tuple as a tuple; anything else as given, for the check to name
+            retry_on=tuple(retry_on) if isinstance(retry_on, list | tuple) else retry_on,  # type: ignore[arg-type]
             timeout=timeout,
             soft_timeout=soft_timeout,
             result_ttl=result_ttl,

@@ -5,17 +5,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
+import functools
 import json
 import os
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from conveyor.app import DEFAULT_URL, Conveyor
 from conveyor.backends.base import FINISHED, JobFilter
@@ -26,7 +25,8 @@ from conveyor.cli_store import (
     no_store,
 )
 from conveyor.encryption import is_sealed
-from conveyor.errors import ConveyorError
+from conveyor.errors import ConfigurationError, ConveyorError
+from conveyor.fair_share import parse_queues
 from conveyor.job import JobRecord, JobState
 from conveyor.job_ids import id_problem
 from conveyor.logs import LogFormat, configure_logging
@@ -37,8 +37,10 @@ from conveyor.sealing import shown
 from conveyor.wording import counted
 from conveyor.worker import run_worker
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 T = TypeVar("T")
-console = Console()
 STATE_COLORS = {
     JobState.SCHEDULED: "cyan",
     JobState.QUEUED: "blue",
@@ -56,6 +58,23 @@ STATE_PHRASES = {
     JobState.FAILED: "has failed",
     JobState.CANCELLED: "is cancelled",
 }
+
+
+class _Console:
+    """rich's console, made when a command first prints: a worker prints no table, and
+    importing rich would cost every worker process memory for nothing."""
+
+    @functools.cached_property
+    def _rich(self) -> Console:
+        from rich.console import Console
+
+        return Console()
+
+    def print(self, *objects: Any, **options: Any) -> None:
+        self._rich.print(*objects, **options)
+
+
+console = _Console()
 
 
 def _run(app: Conveyor, work: Callable[[], Awaitable[T]]) -> T:
@@ -118,6 +137,12 @@ url_option = click.option(
 @main.command()
 @click.argument("app_path", metavar="APP")
 @click.option(
+    "--arq",
+    is_flag=True,
+    help="APP is an ARQ app's settings (module.WorkerSettings), run as they are "
+    "(see conveyor.compat.arq).",
+)
+@click.option(
     "--concurrency",
     "-c",
     default=10,
@@ -125,7 +150,13 @@ url_option = click.option(
     type=click.IntRange(1, 10_000),
     help="Jobs this worker runs at once.",
 )
-@click.option("--queues", "-q", help="Comma-separated queues (default: every task's queue).")
+@click.option(
+    "--queues",
+    "-q",
+    callback=lambda _ctx, _param, value: _checked_queues(value),
+    help="Comma-separated queues (default: every task's queue), each with an optional "
+    "weight, its share of the jobs when all have work: high:3,low:1.",
+)
 @click.option("--burst", is_flag=True, help="Exit once no job is due.")
 @click.option(
     "--grace",
@@ -151,7 +182,41 @@ url_option = click.option(
 @click.option(
     "--process-pool",
     type=click.IntRange(1, 1_000),
-    help="Child processes for tasks declared executor='process' [default: CPUs, at most 4].",
+    help="Child processes inside each worker that run the tasks declared "
+    "executor='process' (not --processes) [default: CPUs, at most 4].",
+)
+@click.option(
+    "--processes",
+    type=click.IntRange(1, 256),
+    help="Run this many worker processes, each with every option given here, under one "
+    "supervisor that restarts any that dies and passes SIGTERM/SIGINT on to them.",
+)
+@click.option(
+    "--max-jobs-per-child",
+    type=click.IntRange(1),
+    help="With --processes: a worker process claims this many jobs, finishes them, and is "
+    "replaced by a fresh one.",
+)
+@click.option(
+    "--max-memory-per-child",
+    type=click.IntRange(1),
+    metavar="MB",
+    help="With --processes: a worker process whose resident memory passes this many MB "
+    "takes no new jobs, finishes those it holds, and is replaced by a fresh one.",
+)
+@click.option(
+    "--supervisor-pid",
+    type=int,
+    hidden=True,
+    help="Set by --processes on the worker processes it starts: the per-child limits apply "
+    "to this process, which stops if that supervisor is gone.",
+)
+@click.option(
+    "--record-metrics",
+    is_flag=True,
+    hidden=True,
+    help="Set by --processes --metrics-port on the worker processes it starts: record "
+    "Prometheus metrics for the supervisor to serve.",
 )
 @click.option(
     "--scheduler/--no-scheduler",
@@ -181,7 +246,8 @@ url_option = click.option(
 @click.option(
     "--metrics-port",
     type=click.IntRange(1, 65_535),
-    help="Serve Prometheus metrics at http://HOST:PORT/metrics (needs conveyor[prometheus]).",
+    help="Serve Prometheus metrics at http://HOST:PORT/metrics (needs conveyor[prometheus]); "
+    "with --processes, the supervisor serves the sum of its worker processes.",
 )
 @click.option(
     "--metrics-host",
@@ -191,6 +257,7 @@ url_option = click.option(
 )
 def worker(
     app_path: str,
+    arq: bool,
     concurrency: int,
     queues: str | None,
     burst: bool,
@@ -198,6 +265,11 @@ def worker(
     lease: float,
     heartbeat: float,
     process_pool: int | None,
+    processes: int | None,
+    max_jobs_per_child: int | None,
+    max_memory_per_child: int | None,
+    supervisor_pid: int | None,
+    record_metrics: bool,
     scheduler: bool,
     log_level: str,
     log_format: LogFormat,
@@ -205,11 +277,33 @@ def worker(
     metrics_port: int | None,
     metrics_host: str,
 ) -> None:
-    """Run a worker for APP (module:attribute) until SIGTERM or SIGINT."""
+    """Run a worker for APP (module:attribute) until SIGTERM or SIGINT.
+
+    With --processes N, a supervisor runs N of them and keeps them running.
+    """
     configure_logging(log_level, log_format)
-    app = command_app(app_path, None)
+    if arq and processes is not None:
+        raise click.UsageError("--arq runs one worker process: drop --processes")
+    if processes is None and supervisor_pid is None:
+        for name, limit in (
+            ("--max-jobs-per-child", max_jobs_per_child),
+            ("--max-memory-per-child", max_memory_per_child),
+        ):
+            if limit is not None:
+                raise click.UsageError(f"{name} applies to the worker processes of --processes N")
+    if processes is not None:
+        # the children are this command again, without --processes and its metrics server
+        params = click.get_current_context().params
+        child = _child_argv(app_path, params, metrics_port is not None)
+        _supervise(app_path, child, processes, burst, grace + lease, metrics_port, metrics_host)
+        return
+    app = _arq_app(app_path) if arq else command_app(app_path, None)
     if log_jobs:
         app.add_middleware(JobLogMiddleware())
+    if record_metrics:
+        from conveyor.metrics import record_metrics as add_metrics_middleware
+
+        add_metrics_middleware(app)
     serving: AbstractAsyncContextManager[object] = contextlib.nullcontext()
     if metrics_port is not None:
         try:
@@ -217,9 +311,8 @@ def worker(
         except ConveyorError as exc:
             raise click.ClickException(str(exc)) from None
         serving = metrics_server(app, metrics_host, metrics_port)
-    queue_list = [q.strip() for q in queues.split(",") if q.strip()] if queues else None
     options = dict(
-        queues=queue_list,
+        queues=parse_queues(queues) if queues else None,
         concurrency=concurrency,
         burst=burst,
         grace=grace,
@@ -229,11 +322,100 @@ def worker(
         scheduler=scheduler,
     )
 
+    if supervisor_pid is not None:
+        from conveyor.supervised import run_supervised
+
+        max_memory = None if max_memory_per_child is None else max_memory_per_child * 2**20
+
+        async def supervised() -> int:
+            return await run_supervised(
+                app, supervisor_pid, max_memory=max_memory, max_jobs=max_jobs_per_child, **options
+            )
+
+        sys.exit(_run(app, supervised))
+
     async def work() -> None:
         async with serving:
             await run_worker(app, **options)
 
     _run(app, work)
+
+
+def _arq_app(settings_path: str) -> Conveyor:
+    """The app an ARQ WorkerSettings describes (imported only when asked for)."""
+    from conveyor.compat.arq.worker import conveyor_app, load_settings
+
+    try:
+        return conveyor_app(load_settings(settings_path))
+    except ConveyorError as exc:
+        raise click.BadParameter(str(exc), param_hint="APP") from None
+
+
+_SUPERVISOR_ONLY = frozenset({"processes", "metrics_port", "metrics_host", "supervisor_pid"})
+
+
+def _checked_queues(value: str | None) -> str | None:
+    """--queues as given, once its names and weights are known to parse."""
+    if value is not None:
+        try:
+            parse_queues(value)
+        except ConfigurationError as exc:
+            raise click.BadParameter(str(exc)) from None
+    return value
+
+
+def _child_argv(app_path: str, params: dict[str, Any], record_metrics: bool) -> list[str]:
+    """The command line of one worker process of `conveyor worker --processes`."""
+    argv = [sys.executable, "-m", "conveyor", "worker", app_path]
+    for name, value in params.items():
+        option = f"--{name.replace('_', '-')}"
+        if name == "scheduler":
+            argv.append(option if value else "--no-scheduler")
+        elif name in _SUPERVISOR_ONLY or name == "app_path" or value is None or value is False:
+            continue
+        elif value is True:
+            argv.append(option)
+        else:
+            argv += [option, str(value)]
+    argv += ["--supervisor-pid", str(os.getpid())]
+    if record_metrics:
+        argv.append("--record-metrics")
+    return argv
+
+
+def _supervise(
+    app_path: str,
+    child_argv: list[str],
+    processes: int,
+    burst: bool,
+    stop_within: float,
+    metrics_port: int | None,
+    metrics_host: str,
+) -> None:
+    from conveyor.supervisor import Supervisor, multiprocess_directory
+
+    with contextlib.ExitStack() as cleanup:
+        on_exit: Callable[[int], None] | None = None
+        serving: AbstractAsyncContextManager[object] = contextlib.nullcontext()
+        if metrics_port is not None:  # before prometheus-client is imported, here or by the app
+            cleanup.enter_context(multiprocess_directory())
+        # loaded here too, so a broken app fails once, in one line, not in every child
+        app = command_app(app_path, None)
+        if metrics_port is not None:
+            try:
+                from conveyor.metrics import metrics_server, process_exited
+            except ConveyorError as exc:
+                raise click.ClickException(str(exc)) from None
+            serving, on_exit = metrics_server(app, metrics_host, metrics_port), process_exited
+        supervisor = Supervisor(
+            child_argv, processes, burst=burst, stop_timeout=stop_within + 30, on_exit=on_exit
+        )
+
+        async def work() -> None:
+            async with serving:
+                await supervisor.run()
+
+        _run(app, work)
 
 
 @main.command()
@@ -325,6 +507,9 @@ def list_jobs(
         return await (await app.connected()).list_jobs(query)
 
     records = _run(app, work)
+    from rich.markup import escape
+    from rich.table import Table
+
     table = Table(box=None, pad_edge=False)
     # ids and task names stay whole so they can be copied; the rest gives way to the width
     longest_id = max((len(r.id) for r in records), default=2)
@@ -366,6 +551,9 @@ def show_job(app_path: str | None, url: str | None, job_id: str) -> None:
         raise click.ClickException(f"no job with id {job_id!r}")
     record = app.readable(record)  # what the app's keys decrypt; the rest shows "encrypted"
     redactor = Redactor()
+    from rich.markup import escape
+    from rich.table import Table
+
     table = Table(show_header=False)
     rows: list[tuple[str, str]] = [
         ("id", record.id),
@@ -536,6 +724,8 @@ def stats(app_path: str | None, url: str | None) -> None:
         return await (await app.connected()).counts()
 
     counts = _run(app, work)
+    from rich.table import Table
+
     table = Table("queue", *(_state(s) for s in JobState), "total")
     for queue in sorted(counts):
         per_state = counts[queue]
@@ -570,6 +760,8 @@ def schedules(app_path: str | None) -> None:
         return now, jobs
 
     now, latest_jobs = _run(app, work)
+    from rich.table import Table
+
     table = Table("name", "expression", "timezone", "task", "next run", "latest tick")
     for schedule, record in zip(listed, latest_jobs, strict=True):
         upcoming = schedule.next_tick(now)

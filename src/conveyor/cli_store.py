@@ -12,7 +12,6 @@ import click
 
 from conveyor.app import DEFAULT_URL, Conveyor
 from conveyor.backends.base import Backend
-from conveyor.backends.sqlite import SQLiteBackend
 from conveyor.errors import ConveyorError
 from conveyor.loader import load_app
 
@@ -55,6 +54,8 @@ def backend_of(app: Conveyor) -> Backend:
 
 def no_store(app: Conveyor, path: str | None, url: str | None) -> str | None:
     """Why there is no store to look at (an SQLite file not yet created), or None."""
+    from conveyor.backends.sqlite import SQLiteBackend  # not for a Redis or PostgreSQL store
+
     backend = backend_of(app)
     if not isinstance(backend, SQLiteBackend) or os.path.exists(backend.path):
         return None

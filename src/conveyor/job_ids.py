@@ -38,7 +38,7 @@ def id_problem(value: object, what: str, longest: int = MAX_ID_LENGTH) -> str | 
     """Why `value` cannot be an id, in one line naming `what`; None when it can."""
     if isinstance(value, str) and 0 < len(value) <= longest and value.isprintable():
         return None
-    if isinstance(value, str) and not _is_utf8(value):
+    if isinstance(value, str) and not is_utf8(value):
         return (
             f"{what} {value!r} holds characters that are not valid UTF-8 text (a file name "
             "decoded with surrogates?): build it from text, or encode those bytes"
@@ -58,7 +58,9 @@ def check_id(value: object, what: str, longest: int = MAX_ID_LENGTH) -> str:
     return value
 
 
-def _is_utf8(text: str) -> bool:
+def is_utf8(text: str) -> bool:
+    """Whether `text` encodes as UTF-8: no lone surrogates, as a file name read with
+    surrogateescape may hold."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Literal
-
-from pythonjsonlogger.json import JsonFormatter
+from typing import TYPE_CHECKING, Literal
 
 from conveyor.correlation import CorrelationIdFilter, current_correlation_id
 from conveyor.log_fields import JOB_FIELDS, current_job, current_worker, job_fields
+
+if TYPE_CHECKING:
+    from pythonjsonlogger.json import JsonFormatter
 
 LogFormat = Literal["text", "json"]
 TEXT_FORMAT = "%(asctime)s %(levelname)s [%(correlation_id)s] %(name)s: %(message)s"
@@ -35,6 +36,8 @@ class JobFieldsFilter(logging.Filter):
 
 
 def json_formatter() -> JsonFormatter:
+    from pythonjsonlogger.json import JsonFormatter  # only text logs: a worker goes without
+
     return JsonFormatter(
         "%(asctime)s %(levelname)s %(name)s %(message)s",
         rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},

@@ -15,7 +15,9 @@ Several worker processes on one machine: prometheus-client's multiprocess mode.
 2. Put `PrometheusMiddleware()` in the app itself (`Conveyor(middleware=[...])`), so every
    worker (and the web app that enqueues) records its jobs.
 3. Serve from one process only: one worker with `--metrics-port`, or the web app with
-   `metrics_app`. It exposes every process's values, read from the directory: counters and
+   `metrics_app`. (`conveyor worker --processes N --metrics-port P` does all three itself:
+   the supervisor makes the directory, unless one is set, its children record, and it
+   serves.) It exposes every process's values, read from the directory: counters and
    histograms summed, `conveyor_jobs_running` summed over the processes alive (the files of
    dead ones are dropped as it serves), the queue gauges as last sampled.
 """
@@ -114,6 +116,21 @@ def metrics_app(app: Conveyor, *, sample_every: float = SAMPLE_EVERY) -> ASGIApp
         await serve(scope, receive, send)
 
     return metrics
+
+
+def record_metrics(app: Conveyor) -> None:
+    """Make `app` count its jobs (a `PrometheusMiddleware`, unless it has one): what each
+    worker process of `conveyor worker --processes --metrics-port` does, for the supervisor
+    to serve from the multiprocess directory."""
+    _prometheus_of(app)
+
+
+def process_exited(pid: int) -> None:
+    """A process of the multiprocess directory exited: its live gauges stop counting (its
+    counters and histograms stay in the sums)."""
+    directory = os.environ.get(MULTIPROCESS_DIR)
+    if directory:
+        mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]
 
 
 def _prometheus_of(app: Conveyor) -> PrometheusMiddleware:

@@ -26,8 +26,6 @@ import dataclasses
 import functools
 import importlib
 import logging
-import multiprocessing
-import multiprocessing.connection
 import os
 import threading
 import time
@@ -41,12 +39,11 @@ from conveyor.soft_timeouts import alarm
 from conveyor.timeouts import within
 
 if TYPE_CHECKING:
+    import multiprocessing.connection
     from multiprocessing.process import BaseProcess
 
     from conveyor.job import JobRecord
     from conveyor.task import Task
-
-_SPAWN = multiprocessing.get_context("spawn")
 
 
 class TaskProcessDied(RuntimeError):
@@ -91,8 +88,11 @@ class _Child:
     """One worker process and the parent's end of its pipe."""
 
     def __init__(self) -> None:
-        self.conn, child_end = _SPAWN.Pipe(duplex=True)
-        self.process: BaseProcess = _SPAWN.Process(
+        import multiprocessing  # here: a worker without process tasks does without it
+
+        spawn = multiprocessing.get_context("spawn")
+        self.conn, child_end = spawn.Pipe(duplex=True)
+        self.process: BaseProcess = spawn.Process(
             target=serve,
             args=(child_end, os.getpid(), logging.getLogger().getEffectiveLevel()),
             name="conveyor-process",

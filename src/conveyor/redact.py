@@ -14,15 +14,14 @@ import datetime
 import decimal
 import enum
 import re
+import sys
 import urllib.parse
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import pydantic
-
 from conveyor.errors import SerializationError
-from conveyor.secret_args import SECRET_ARGS_HEADER, secret_names
+from conveyor.secret_args import SECRET_ARGS_HEADER, secret_names, secret_types
 from conveyor.serialization import ANY_VALUE
 from conveyor.workflow_records import CALLBACK_HEADER, NEXT_HEADER
 
@@ -73,11 +72,12 @@ class Redactor:
         """`value` as JSON-ready data, every secret replaced by REDACTED."""
         if depth > 50:
             return "..."
-        if isinstance(value, pydantic.SecretStr | pydantic.SecretBytes | pydantic.Secret):
+        if isinstance(value, secret_types()):
             return REDACTED
         if value is None or isinstance(value, bool | int | float | str):
             return value
-        if isinstance(value, pydantic.BaseModel):
+        pydantic = sys.modules.get("pydantic")  # a model's class imported it
+        if pydantic is not None and isinstance(value, pydantic.BaseModel):
             fields = {name: getattr(value, name) for name in type(value).model_fields}
             return self._mapping(fields, depth)
         if dataclasses.is_dataclass(value) and not isinstance(value, type):

@@ -25,6 +25,31 @@ def check_backoff(backoff: Backoff) -> None:
         )
 
 
+def check_retry_on(retry_on: object, where: str) -> None:
+    if retry_on is None:
+        return
+    exception_types = isinstance(retry_on, tuple) and all(
+        isinstance(kind, type) and issubclass(kind, BaseException) for kind in retry_on
+    )
+    if not exception_types:
+        raise ConfigurationError(
+            f"{where}: retry_on must be a list of exception classes, such as "
+            f"[ConnectionError, TimeoutError], or None to retry every exception; got {retry_on!r}"
+        )
+
+
+def is_retried(retry_on: tuple[type[BaseException], ...] | None, raised: type | str) -> bool:
+    """Whether a failed attempt may be followed by another (None retries every exception).
+    `raised` is the exception's class, or its qualified name when a child process raised
+    it: then that very class must be listed, since its bases did not come back."""
+    if retry_on is None:
+        return True
+    if isinstance(raised, str):
+        names = {f"{kind.__module__}.{kind.__qualname__}" for kind in retry_on}
+        return raised in names or f"builtins.{raised}" in names
+    return issubclass(raised, retry_on)
+
+
 def retry_delay(backoff: Backoff, attempt: int, base: float) -> float:
     """Seconds to wait after `attempt` failed. Exponential backoff uses full jitter."""
     if callable(backoff):

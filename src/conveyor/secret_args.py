@@ -10,28 +10,43 @@ them, even one that does not know the task (`conveyor jobs show` without `--app`
 
 from __future__ import annotations
 
+import functools
+import sys
 import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Annotated, Any, get_args, get_origin
 
-import pydantic
-
 from conveyor.errors import ConfigurationError
 
 SECRET_ARGS_HEADER = "secret_args"  # the secret parameters' names, comma-separated
 
-_SECRET_TYPES = (pydantic.SecretStr, pydantic.SecretBytes, pydantic.Secret)
 
-# pydantic writes a secret as "**********" in JSON; the payload must carry the value itself
-_REVEAL = pydantic.PlainSerializer(
-    lambda secret: secret.get_secret_value(), return_type=Any, when_used="json"
-)
+def secret_types() -> tuple[type, ...]:
+    """pydantic's secret types; none while pydantic is not imported, as then no annotation
+    or value can be one (a worker need not import it to find that out)."""
+    pydantic = sys.modules.get("pydantic")
+    if pydantic is None:
+        return ()
+    return (pydantic.SecretStr, pydantic.SecretBytes, pydantic.Secret)
+
+
+@functools.cache
+def _reveal() -> Any:
+    """pydantic writes a secret as "**********" in JSON; the payload must carry the value
+    itself."""
+    import pydantic
+
+    return pydantic.PlainSerializer(_secret_value, return_type=Any, when_used="json")
+
+
+def _secret_value(secret: Any) -> Any:
+    return secret.get_secret_value()
 
 
 def _is_secret_type(annotation: Any) -> bool:
     found = get_origin(annotation) or annotation
-    return isinstance(found, type) and issubclass(found, _SECRET_TYPES)
+    return isinstance(found, type) and issubclass(found, secret_types())
 
 
 def holds_secret(annotation: Any) -> bool:
@@ -42,7 +57,7 @@ def holds_secret(annotation: Any) -> bool:
 def revealing(annotation: Any) -> Any:
     """`annotation`, with every pydantic secret in it written to JSON as its value."""
     if _is_secret_type(annotation):
-        return Annotated[annotation, _REVEAL]
+        return Annotated[annotation, _reveal()]
     args = get_args(annotation)
     if not args or not holds_secret(annotation):
         return annotation
@@ -86,8 +101,8 @@ def secret_texts(arguments: Mapping[str, Any], names: Iterable[str]) -> list[str
 def _collect(value: Any, texts: list[str], depth: int) -> None:
     if depth > 20:
         return
-    if isinstance(value, _SECRET_TYPES):
-        value = value.get_secret_value()
+    if isinstance(value, secret_types()):
+        value = _secret_value(value)
     if isinstance(value, bytes | bytearray):
         texts.append(repr(bytes(value))[2:-1])  # as an f-string or repr would show it
         texts.append(bytes(value).decode("utf-8", "replace"))

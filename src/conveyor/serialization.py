@@ -4,28 +4,55 @@ Values are encoded with pydantic at the call site, so whatever cannot be encoded
 there, and decoded on the worker against the same annotations, which restores pydantic
 models, dataclasses, datetimes, UUIDs, Decimals, enums and bytes (base64). Unannotated
 parameters travel as plain JSON. Nothing is ever decoded as code.
+
+pydantic is imported when a codec first needs it. A codec of plain JSON types (int, str,
+lists and dicts of them...) builds its pydantic adapter at its first use, since nothing
+about such types can fail; any other annotation is checked by building the adapter at
+once, where the task is defined. So a worker that has not run a job yet, or whose tasks
+take plain values, carries no pydantic until its first job.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
+import types
+import typing
 from collections.abc import Callable, Mapping
-from typing import Any, get_type_hints
+from typing import TYPE_CHECKING, Any, get_args, get_origin, get_type_hints
 
-import pydantic
-import pydantic_core
 from typing_extensions import TypedDict
 
 from conveyor.errors import ConfigurationError, SerializationError
 from conveyor.secret_args import revealing
 
-JSON_CONFIG = pydantic.ConfigDict(
-    ser_json_bytes="base64",
-    val_json_bytes="base64",
-    ser_json_inf_nan="constants",
+if TYPE_CHECKING:
+    import pydantic
+
+JSON_CONFIG: pydantic.ConfigDict = {
+    "ser_json_bytes": "base64",
+    "val_json_bytes": "base64",
+    "ser_json_inf_nan": "constants",
     # what is written must read back: a Decimal NaN or infinity is written as its string
-    allow_inf_nan=True,
-)
+    "allow_inf_nan": True,
+}
+_PLAIN = (Any, int, float, str, bool, bytes, type(None), list, dict, tuple)
+_PLAIN_CONTAINERS = (list, dict, tuple, typing.Union, types.UnionType)
+
+
+def _is_plain(annotation: Any) -> bool:
+    """Whether pydantic surely takes `annotation`: JSON's own types, nested."""
+    if any(annotation is plain for plain in _PLAIN):
+        return True
+    if get_origin(annotation) in _PLAIN_CONTAINERS:
+        return all(arg is Ellipsis or _is_plain(arg) for arg in get_args(annotation))
+    return False
+
+
+def _adapter(annotation: Any) -> pydantic.TypeAdapter[Any]:
+    import pydantic
+
+    return pydantic.TypeAdapter(tuple[annotation], config=JSON_CONFIG)
 
 
 class ArgumentCodec:
@@ -58,16 +85,19 @@ class ArgumentCodec:
                 annotation = dict[str, annotation]  # type: ignore[valid-type]
             fields[name] = revealing(annotation)
         # closed: a stored payload with an argument the function lacks is refused
-        shape = TypedDict(f"{func.__name__}_args", fields, total=False, closed=True)  # type: ignore[misc]
-        self._adapter: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(
-            tuple[shape], config=JSON_CONFIG
-        )
+        self._shape = TypedDict(f"{func.__name__}_args", fields, total=False, closed=True)  # type: ignore[misc]
         self._fields = {name: ValueCodec(annotation) for name, annotation in fields.items()}
+        if not all(_is_plain(annotation) for annotation in fields.values()):
+            _ = self._adapter  # built now: an annotation pydantic cannot take fails here
+
+    @functools.cached_property
+    def _adapter(self) -> pydantic.TypeAdapter[Any]:
+        return _adapter(self._shape)
 
     def encode(self, arguments: Mapping[str, Any]) -> bytes:
         try:
             return self._adapter.dump_json((arguments,), warnings="error")[1:-1]
-        except (pydantic_core.PydanticSerializationError, ValueError, TypeError) as exc:
+        except (ValueError, TypeError) as exc:  # pydantic's errors are ValueErrors
             # pydantic's own error, chained, would quote the values
             raise SerializationError(self._problem(exc, arguments)) from (
                 None if self._secret else exc
@@ -93,12 +123,12 @@ class ArgumentCodec:
     def decode(self, payload: bytes) -> dict[str, Any]:
         try:
             (arguments,) = self._adapter.validate_json(b"[" + payload + b"]")
-        except pydantic.ValidationError as exc:
-            problems = describe(exc, hidden=self._secret)
-            raise SerializationError(f"the arguments do not fit the task: {problems}") from (
-                None if self._secret else exc
-            )
         except ValueError as exc:
+            if _is_validation_error(exc):
+                problems = describe(exc, hidden=self._secret)
+                raise SerializationError(f"the arguments do not fit the task: {problems}") from (
+                    None if self._secret else exc
+                )
             raise SerializationError(f"the arguments are not valid JSON: {exc}") from exc
         return dict(arguments)
 
@@ -107,16 +137,20 @@ class ValueCodec:
     """Encodes one value of a known annotation (a result, a checkpoint)."""
 
     def __init__(self, annotation: Any) -> None:
+        self._annotation = annotation
+        if not _is_plain(annotation):
+            _ = self._adapter  # built now: an annotation pydantic cannot take fails here
+
+    @functools.cached_property
+    def _adapter(self) -> pydantic.TypeAdapter[Any]:
         # Values pass through a 1-tuple, so the codec config reaches models, dataclasses and
         # TypedDicts too; the brackets it adds are cut off on the way out, put back on the way in.
-        self._adapter: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(
-            tuple[annotation], config=JSON_CONFIG
-        )
+        return _adapter(self._annotation)
 
     def encode(self, value: Any) -> bytes:
         try:
             return self._adapter.dump_json((value,), warnings="error")[1:-1]
-        except (pydantic_core.PydanticSerializationError, ValueError, TypeError) as exc:
+        except (ValueError, TypeError) as exc:  # pydantic's errors are ValueErrors
             raise SerializationError(
                 f"cannot encode {type(value).__name__} as JSON: {exc}"
             ) from exc
@@ -127,12 +161,18 @@ class ValueCodec:
         try:
             (value,) = self._adapter.validate_json(b"[" + data + b"]")
             return value
-        except pydantic.ValidationError as exc:
-            raise SerializationError(
-                f"the stored value does not fit its type: {describe(exc)}"
-            ) from exc
         except ValueError as exc:
+            if _is_validation_error(exc):
+                raise SerializationError(
+                    f"the stored value does not fit its type: {describe(exc)}"
+                ) from exc
             raise SerializationError(f"the stored value is not valid JSON: {exc}") from exc
+
+
+def _is_validation_error(exc: ValueError) -> typing.TypeGuard[pydantic.ValidationError]:
+    import pydantic  # imported already: it raised `exc`
+
+    return isinstance(exc, pydantic.ValidationError)
 
 
 def describe(error: pydantic.ValidationError, hidden: frozenset[str] = frozenset()) -> str:

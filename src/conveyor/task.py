@@ -7,7 +7,6 @@ import datetime
 import functools
 import inspect
 import math
-import os
 import re
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import (
@@ -25,12 +24,13 @@ from typing import (
 
 from typing_extensions import Unpack
 
+from conveyor.celery_calls import celery_call
 from conveyor.context import Context
 from conveyor.errors import ArgumentError, ConfigurationError, PayloadTooLarge
 from conveyor.job import PRIORITY_LIMIT, JobHandle, JobRecord
-from conveyor.job_ids import check_id
+from conveyor.job_ids import check_id, new_id
 from conveyor.limits import apply_limits, check_limits
-from conveyor.retry import Backoff, check_backoff
+from conveyor.retry import Backoff, check_backoff, check_retry_on
 from conveyor.secret_args import SECRET_ARGS_HEADER, secret_params
 from conveyor.serialization import ArgumentCodec, ValueCodec
 from conveyor.soft_timeouts import SOFT_TIMEOUT_HEADER, check_soft_timeout
@@ -76,6 +76,8 @@ class TaskConfig:
     retries: int = 3
     backoff: Backoff = "exponential"
     backoff_base: float = 1.0
+    # the exceptions retried (None: every one); any other fails the job at once
+    retry_on: tuple[type[BaseException], ...] | None = None
     timeout: float | None = None
     soft_timeout: float | None = None  # the task is told: SoftTimeout, or ctx.soft_timeout_expired
     result_ttl: float | None = 86400.0
@@ -93,6 +95,7 @@ class TaskConfig:
         _check_priority(self.priority, where)
         _check_retries(self.retries, where)
         check_backoff(self.backoff)
+        check_retry_on(self.retry_on, where)
         if self.backoff_base < 0:
             raise ConfigurationError(f"{where}: backoff_base must be >= 0 seconds")
         _check_timeout(self.timeout, where)
@@ -193,6 +196,38 @@ class Task(Generic[P, R]):
 
     def enqueue_sync(self, *args: P.args, **kwargs: P.kwargs) -> JobHandle[R]:
         return TaskCall(self, {}).enqueue_sync(*args, **kwargs)
+
+    def delay(self, *args: P.args, **kwargs: P.kwargs) -> JobHandle[R]:
+        """Celery's `task.delay(...)`: `enqueue_sync(...)`, for sync code."""
+        return self.apply_async(args, kwargs)
+
+    def apply_async(
+        self,
+        args: Sequence[Any] | None = None,
+        kwargs: Mapping[str, Any] | None = None,
+        *,
+        countdown: float | None = None,
+        eta: datetime.datetime | None = None,
+        task_id: str | None = None,
+        queue: str | None = None,
+        priority: int | None = None,
+        **unsupported: object,
+    ) -> JobHandle[R]:
+        """Celery's `task.apply_async(...)`, for sync code: `options(delay=countdown,
+        eta=eta, job_id=task_id, queue=queue, priority=priority).enqueue_sync(*args,
+        **kwargs)`. Priority is conveyor's: higher runs first."""
+        call = celery_call(
+            self,
+            args,
+            kwargs,
+            countdown=countdown,
+            eta=eta,
+            task_id=task_id,
+            queue=queue,
+            priority=priority,
+            unsupported=unsupported,
+        )
+        return call.enqueue_sync()
 
     def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         """Check arguments against the signature; the error names the task and the problem."""
@@ -360,7 +395,7 @@ def _record(
     if job_id is None and config.job_id is not None and derive_id:
         job_id = _derive_id(task, config.job_id, _with_defaults(task, arguments))
     record = JobRecord(
-        id=job_id or os.urandom(16).hex(),
+        id=job_id or new_id(),
         task=task.name,
         queue=options.get("queue", config.queue),
         payload=payload,

@@ -21,7 +21,7 @@ import socket
 import time
 import traceback
 import types
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Literal
 
 from conveyor.app import Conveyor
@@ -36,12 +36,13 @@ from conveyor.backends.base import (
 from conveyor.context import Context
 from conveyor.errors import ConfigurationError, Retry, SerializationError, TaskTimeout
 from conveyor.executor import Executor
+from conveyor.fair_share import Rotation, check_weights
 from conveyor.job import JobError, JobRecord, JobState
 from conveyor.log_fields import job_fields, reset_current_worker, set_current_worker
 from conveyor.middleware.base import Outcome
 from conveyor.processes import ProcessTaskError
 from conveyor.redact import redacted_url, scrubbed
-from conveyor.retry import retry_delay
+from conveyor.retry import is_retried, retry_delay
 from conveyor.scheduler import MAX_PAUSE, Scheduler
 from conveyor.secret_args import secret_texts
 from conveyor.soft_timeouts import is_soft_timeout
@@ -90,7 +91,7 @@ class Worker:
         self,
         app: Conveyor,
         *,
-        queues: Sequence[str] | None = None,
+        queues: Sequence[str] | Mapping[str, int] | None = None,
         concurrency: int = 10,
         burst: bool = False,
         lease: float = 30.0,
@@ -101,6 +102,7 @@ class Worker:
         idle_poll: float = 1.0,
         scheduler: bool = True,
         process_pool: int | None = None,
+        max_jobs: int | None = None,
     ) -> None:
         if concurrency < 1:
             raise ConfigurationError("concurrency must be at least 1")
@@ -115,10 +117,16 @@ class Worker:
             process_pool = min(4, os.cpu_count() or 1)
         if process_pool < 1:
             raise ConfigurationError("process_pool must be at least 1")
+        if max_jobs is not None and max_jobs < 1:
+            raise ConfigurationError("max_jobs must be at least 1")
         self.app = app
         self.queues = list(dict.fromkeys(queues or _queues_of(app)))
         if not self.queues:
             raise ConfigurationError("no queues to work on: register a task or pass queues=")
+        # queue -> weight: its share of each claim when every queue has work (fair_share)
+        self.weights = dict(queues) if isinstance(queues, Mapping) else {}
+        check_weights(self.queues, self.weights)
+        self._rotation = Rotation(self.queues, self.weights)
         self.concurrency = concurrency
         self.burst = burst
         self.lease = lease
@@ -131,9 +139,12 @@ class Worker:
         self.name = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(2)}"
         self.state = types.SimpleNamespace()
         self.processed = 0
+        self._claims_left = max_jobs  # None: no limit; 0: retiring, claims nothing more
         self._running: dict[str, _Running] = {}
         self._acks: list[Ack] = []
         self._acked_records: list[JobRecord] = []  # the jobs of `_acks`, in the same order
+        # the leases of outcomes not yet written (queued or being written): still renewed
+        self._unwritten: set[Lease] = set()
         self._updates: dict[str, tuple[RunningUpdate, list[concurrent.futures.Future[None]]]] = {}
         self._outbox = asyncio.Event()
         self._acked = asyncio.Event()  # set while every outcome so far is written
@@ -156,6 +167,17 @@ class Worker:
         """Stop claiming; running jobs get the grace period (none if `hurry`)."""
         self._hurry = self._hurry or hurry
         self._stopping.set()
+
+    def retire(self) -> None:
+        """Claim no more jobs; `run` returns once the jobs held now are done (finished,
+        not handed back: no grace period applies unless a stop comes too)."""
+        self._claims_left = 0
+        self._slot_freed.set()  # a claim loop waiting for a free slot looks again
+
+    @property
+    def retired(self) -> bool:
+        """Whether it took its last job: `max_jobs` reached, or `retire()` called."""
+        return self._claims_left == 0
 
     async def run(self, install_signal_handlers: bool = False) -> None:
         # the tasks started below inherit it: every line this worker logs names it
@@ -269,20 +291,35 @@ class Worker:
         batch_floor = max(1, self.concurrency // 4)
         backoff = 0.05
         while not self._stopping.is_set():
+            if self._claims_left == 0:  # retiring: finish what is held, then return
+                if not self._running:
+                    return
+                self._slot_freed.clear()
+                await self._wait_any(self._slot_freed.wait())
+                continue
             free = self.concurrency - len(self._running)
-            if free < batch_floor and self._running:
+            floor = batch_floor
+            if self._claims_left is not None:
+                free = min(free, self._claims_left)
+                floor = min(floor, self._claims_left)
+            if free < floor and self._running:
                 self._slot_freed.clear()
                 await self._wait_any(self._slot_freed.wait())
                 continue
             flushes = self._flushes
             try:
-                records = await backend.claim(self.queues, free, self.name, self.lease)
+                records = await backend.claim(
+                    self._rotation.order(), free, self.name, self.lease, self.weights
+                )
             except Exception as exc:  # the backend is away: back off, keep trying
                 logger.warning("could not claim jobs (%s); retrying in %.2f s", exc, backoff)
                 await self._wait_any(asyncio.sleep(backoff))
                 backoff = min(backoff * 2, 5.0)
                 continue
             backoff = 0.05
+            self._rotation.advance(len(records))
+            if self._claims_left is not None:  # retire() may have zeroed it meanwhile
+                self._claims_left = max(0, self._claims_left - len(records))
             for record in records:
                 self._start(record)
             # a short batch means the queues ran dry: wait for work rather than ask again
@@ -302,7 +339,7 @@ class Worker:
                 self._slot_freed.clear()
                 await self._wait_any(self._slot_freed.wait())
                 continue
-            await self._wait_any(backend.wait_for_work(self.queues, self.idle_poll))
+            await self._wait_idle()
 
     async def _wait_any(self, waiting: Awaitable[Any]) -> None:
         """Wait for `waiting` or for a stop request, whichever comes first."""
@@ -311,6 +348,27 @@ class Worker:
         await asyncio.wait([first, stop], return_when=asyncio.FIRST_COMPLETED)
         for pending in (first, stop):
             pending.cancel()
+
+    async def _wait_idle(self) -> None:
+        """Wait for work, offering to take the next job: one the store hands over meanwhile
+        (leased to this worker by its enqueue) starts at once, as if claimed."""
+        assert self._backend is not None
+        waiting = asyncio.ensure_future(
+            self._backend.wait_for_jobs(self.queues, self.idle_poll, self.name, self.lease)
+        )
+        await self._wait_any(waiting)
+        if not waiting.done() or waiting.cancelled() or waiting.exception() is not None:
+            return  # stopping, or the store is away: the next claim says so
+        handed = waiting.result()
+        if self._claims_left == 0:  # retired meanwhile: back to the queue, unrun
+            acks = [Ack(Lease(r.id, r.lease_token or ""), JobState.QUEUED, task=r.task,
+                        queue=r.queue) for r in handed]  # fmt: skip
+            await self._backend.ack(acks)
+            return
+        if self._claims_left is not None:
+            self._claims_left = max(0, self._claims_left - len(handed))
+        for record in handed:
+            self._start(record)
 
     def _start(self, record: JobRecord) -> None:
         assert record.lease_token is not None
@@ -475,7 +533,9 @@ class Worker:
             reason=reason,
         )
         error = scrubbed(error, running.secrets)
-        if record.attempts < record.max_attempts:
+        raised = exc.type_name if isinstance(exc, ProcessTaskError) else type(exc)
+        retried = isinstance(exc, Retry) or is_retried(task.config.retry_on, raised)
+        if retried and record.attempts < record.max_attempts:
             if delay is None:
                 delay = retry_delay(task.config.backoff, record.attempts, task.config.backoff_base)
             logger.info(
@@ -503,6 +563,7 @@ class Worker:
         ack.task, ack.queue = running.record.task, running.record.queue  # for the counters
         self._acks.append(ack)
         self._acked_records.append(running.record)
+        self._unwritten.add(ack.lease)
         self._acked.clear()
         self._outbox.set()
 
@@ -576,6 +637,7 @@ class Worker:
             self._acks[:0] = acks
             self._acked_records[:0] = records
             raise
+        self._unwritten.difference_update(ack.lease for ack in acks)
         told = self.app.middleware_chain.listens
         for ack, ok, record in zip(acks, accepted, records, strict=True):
             if not ok:
@@ -655,10 +717,14 @@ class Worker:
         assert self._backend is not None
         while await self._rest(self.heartbeat):
             running = list(self._running.values())
-            if not running:
+            # a job that ended keeps its lease until its outcome is written: writes that fall
+            # behind (a slow or unreachable store) must not let a sweep hand it to another
+            # worker, to run again
+            leases = [r.lease for r in running] + list(self._unwritten)
+            if not leases:
                 continue
             try:
-                statuses = await self._backend.extend([r.lease for r in running], self.lease)
+                statuses = await self._backend.extend(leases, self.lease)
             except Exception as exc:
                 logger.warning("could not renew leases (%s); will try again", exc)
                 continue

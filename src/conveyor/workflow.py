@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import abc
 import json
-import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import ConfigurationError
 from conveyor.job import JobRecord
-from conveyor.job_ids import check_id
+from conveyor.job_ids import check_id, new_id
 from conveyor.limits import limit_fields
 from conveyor.task import Signature, Step
 from conveyor.workflow_handle import WorkflowHandle
@@ -222,7 +221,7 @@ def _check_size(app: Conveyor, text: str | None, what: str) -> None:
 
 
 def _new_id() -> str:
-    return f"wf-{os.urandom(12).hex()}"
+    return f"wf-{new_id()}"
 
 
 def _checked_id(workflow_id: object) -> str:

@@ -54,7 +54,7 @@ async def test_claim_of_one_queue_never_returns_another_queues_jobs(backend: Bac
     assert ids(await claim(backend, ["b"])) == ["b-1", "b-2"]
 
 
-async def test_claim_of_several_queues_merges_them_by_priority_then_age(
+async def test_a_claim_of_several_queues_returns_its_jobs_by_priority_then_age(
     backend: Backend,
 ) -> None:
     await enqueue(backend, make_job("a-old", queue="a"))

@@ -184,6 +184,17 @@ async def count_up_then_die(value: int, ctx: Context = Context.INJECTED) -> int:
     return value + 1
 
 
+_hoard: list[bytes] = []
+
+
+async def hoard(megabytes: int, ctx: Context = Context.INJECTED) -> int:
+    """Leak `megabytes` MB into the worker process for good, as leaky task code does."""
+    note(START, ctx)
+    _hoard.append(os.urandom(megabytes * 2**20))
+    note(END, ctx)
+    return os.getpid()
+
+
 async def add_up(values: list[int], ctx: Context = Context.INJECTED) -> int:
     """A chord's callback: the sum of its members' results."""
     note(START, ctx)
@@ -212,6 +223,7 @@ class Jobs:
         self.count_up = task(name="faults.count_up")(count_up)
         self.count_up_then_die = task(name="faults.count_up_then_die")(count_up_then_die)
         self.add_up = task(name="faults.add_up")(add_up)
+        self.hoard = task(name="faults.hoard")(hoard)
         # limits held across every worker process (test_limits)
         self.limited_nap = task(name="faults.limited_nap", concurrency=LIMITED)(nap)
         self.rated_echo = task(name="faults.rated_echo", rate_limit=RATE)(echo)

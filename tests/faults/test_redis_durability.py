@@ -274,9 +274,14 @@ def used_memory(server: RedisServer) -> int:
 
 def keys(server: RedisServer) -> set[bytes]:
     """The store's keys, but for its per-hour outcome counters: history kept for a week by
-    design (and a new one appears when a test crosses the hour)."""
+    design (and a new one appears when a test crosses the hour), and the offer an idle
+    worker holds while it waits (a new one at each wait)."""
     with server.client() as client:
-        return {key for key in client.keys("*") if b":outcomes:" not in key}
+        return {
+            key for key in client.keys("*")
+            if b":outcomes:" not in key and not key.endswith(b":offers")
+            and not key.startswith(b"conveyor:offer:")
+        }  # fmt: skip
 
 
 def expiring_keys(server: RedisServer) -> set[bytes]:

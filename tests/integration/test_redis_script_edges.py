@@ -43,7 +43,7 @@ async def test_a_claim_sent_twice_leases_its_jobs_once() -> None:
     await backend.open()
     try:
         await backend.enqueue([job("a"), job("b"), job("c")])
-        args = ["token-1", 30.0, "worker-1", 2, "default"]
+        args = ["token-1", 30.0, "worker-1", 2, "default", 1]  # a queue, then its weight
 
         first = [json.loads(raw)["id"] for raw in await backend._run("CLAIM", args)]
         again = [json.loads(raw)["id"] for raw in await backend._run("CLAIM", args)]

@@ -33,7 +33,7 @@ async def plan_counts(backend: PostgresBackend) -> tuple[int, int]:
     async with backend._connection() as conn:  # prepared statements are per session
         cursor = await conn.execute(
             "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
-            "WHERE statement LIKE '%WITH picked AS%'"
+            "WHERE statement LIKE '%shares AS%picked AS%'"
         )
         ((generic, custom),) = await cursor.fetchall()
     return generic, custom
@@ -87,7 +87,8 @@ async def test_a_claim_plan_made_on_an_empty_table_reads_it_only_through_indexes
     names = list(dict.fromkeys(m.decode() for m in PARAMETER.findall(statements.claim)))
     numbered = PARAMETER.sub(lambda m: b"$%d" % (names.index(m[1].decode()) + 1), statements.claim)
     params: dict[str, Any] = {
-        "queues": ["default"], "limit": 100, "depth": 100, "worker": "w", "token": "t",
+        "queues": ["default"], "weights": [1], "probed": 100, "limit": 100, "depth": 100,
+        "worker": "w", "token": "t",
         "lease": 30.0, "events": statements.events_channel,
     }  # fmt: skip
     execute = sql.SQL("EXECUTE claim({})").format(

@@ -123,8 +123,8 @@ async def test_a_claim_walks_the_pending_index_past_many_finished_jobs(
 
     with psycopg.ClientCursor(psycopg.connect(conninfo)) as cursor:
         params = {
-            "queues": ["default"], "limit": 10, "depth": 10, "worker": "w", "token": "t",
-            "lease": 30.0, "events": backend.sql.events_channel,
+            "queues": ["default"], "weights": [1], "probed": 10, "limit": 10, "depth": 10,
+            "worker": "w", "token": "t", "lease": 30.0, "events": backend.sql.events_channel,
         }  # fmt: skip
         cursor.execute(b"EXPLAIN " + backend.sql.claim, params)
         plan = "\n".join(row[0] for row in cursor.fetchall())

@@ -18,11 +18,13 @@ import dataclasses
 import math
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import ClassVar, Protocol
 
 from conveyor.errors import ConfigurationError
+from conveyor.fair_share import check_weights
 from conveyor.job import PRIORITY_LIMIT, JobError, JobRecord, JobState
+from conveyor.job_ids import is_utf8
 from conveyor.wording import counted
 
 DEFAULT_MAX_RECOVERIES = 3
@@ -257,14 +259,23 @@ class Backend(abc.ABC):
     # -- workers ---------------------------------------------------------------------------
 
     async def claim(
-        self, queues: Sequence[str], limit: int, worker: str, lease_seconds: float
+        self,
+        queues: Sequence[str],
+        limit: int,
+        worker: str,
+        lease_seconds: float,
+        weights: Mapping[str, int] | None = None,
     ) -> list[JobRecord]:
-        """Lease up to `limit` due jobs of `queues`, highest priority first, then oldest."""
+        """Lease up to `limit` due jobs of `queues`, shared between them by `weights` (1
+        each by default; see `conveyor.fair_share`), each queue's highest priority first,
+        then oldest. The jobs come back highest priority first, then oldest."""
         if limit <= 0 or not queues:
             return []
         if lease_seconds <= 0:
             raise ValueError("lease_seconds must be positive")
-        return await self._claim(queues, limit, worker, lease_seconds)
+        wanted = list(dict.fromkeys(queues))
+        check_weights(wanted, weights or {})
+        return await self._claim(wanted, limit, worker, lease_seconds, weights or {})
 
     async def extend(self, leases: Sequence[Lease], lease_seconds: float) -> dict[str, LeaseStatus]:
         """Renew leases; a lease whose token no longer matches comes back not held."""
@@ -317,6 +328,16 @@ class Backend(abc.ABC):
         worker's last claim and its wait is never left waiting for the timeout.
         """
         await self._wait_work(timeout, lambda: self._has_due(queues))
+
+    async def wait_for_jobs(
+        self, queues: Sequence[str], timeout: float, worker: str, lease_seconds: float
+    ) -> list[JobRecord]:
+        """Wait as `wait_for_work` does, offering meanwhile to take the next job: a store
+        that can hand it over leases it to `worker` for `lease_seconds` in the enqueue
+        that stores it, as a claim would, and returns it (one job at most). Others return
+        nothing: the worker claims after the wait."""
+        await self.wait_for_work(queues, timeout)
+        return []
 
     # -- readers ---------------------------------------------------------------------------
 
@@ -479,7 +500,12 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     async def _claim(
-        self, queues: Sequence[str], limit: int, worker: str, lease_seconds: float
+        self,
+        queues: list[str],
+        limit: int,
+        worker: str,
+        lease_seconds: float,
+        weights: Mapping[str, int],
     ) -> list[JobRecord]: ...
 
     @abc.abstractmethod
@@ -629,7 +655,7 @@ def _wake(waiters: Iterable[tuple[asyncio.AbstractEventLoop, asyncio.Event]]) ->
 def check_record(job: JobRecord) -> None:
     """Reject a record no backend should store; the message says what to change."""
     for what, text in (("job id", job.id), ("queue name", job.queue), ("task name", job.task)):
-        if not _is_utf8(text):
+        if not is_utf8(text):
             raise ConfigurationError(
                 f"the {what} {text!r} holds characters that are not valid UTF-8 text (a file "
                 "name decoded with surrogates?): build it from text, or encode those bytes"
@@ -688,7 +714,7 @@ def _check_rate(job: JobRecord) -> None:
 
 
 def _check_limit_key(key: str) -> None:
-    if not key or len(key) > MAX_LIMIT_KEY or not _is_utf8(key):
+    if not key or len(key) > MAX_LIMIT_KEY or not is_utf8(key):
         raise ConfigurationError(
             f"a limit key must be 1 to {MAX_LIMIT_KEY} characters of UTF-8 text"
         )
@@ -704,18 +730,10 @@ def _check_unique(job: JobRecord) -> None:
         if job.unique_until is not None or job.unique_for is not None:
             raise ConfigurationError("unique_until and unique_for need a unique_key")
         return
-    if not job.unique_key or len(job.unique_key) > 200 or not _is_utf8(job.unique_key):
+    if not job.unique_key or len(job.unique_key) > 200 or not is_utf8(job.unique_key):
         raise ConfigurationError("a unique key must be 1 to 200 characters of UTF-8 text")
     if (job.unique_until is None) == (job.unique_for is None):
         raise ConfigurationError("a unique key is released by unique_until or unique_for: give one")
-
-
-def _is_utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def bucket_tokens(

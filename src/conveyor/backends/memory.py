@@ -12,7 +12,7 @@ import itertools
 import secrets
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 from conveyor.backends.base import (
@@ -45,6 +45,7 @@ from conveyor.backends.base import (
     worker_lost_error,
 )
 from conveyor.backends.history import ACKED_OUTCOMES, LEASE_EXPIRED, ended
+from conveyor.fair_share import fill, probed
 from conveyor.job import PENDING_STATES, JobRecord, JobState
 
 _HeapEntry = tuple[int, float, int, str, int]  # -priority, due_at, seq, job id, version
@@ -195,35 +196,33 @@ class MemoryBackend(Backend):
             return [self._insert(job, now) for job in jobs]
 
     async def _claim(
-        self, queues: Sequence[str], limit: int, worker: str, lease_seconds: float
+        self,
+        queues: list[str],
+        limit: int,
+        worker: str,
+        lease_seconds: float,
+        weights: Mapping[str, int],
     ) -> list[JobRecord]:
-        claimed: list[JobRecord] = []
         token = secrets.token_hex(8)
-        with self._lock:
-            now = time.time()
-            self._promote_due(now)
-            heaps = [
-                self._ready[q]
-                for q in dict.fromkeys(queues)
-                if q in self._ready and q not in self._paused
-            ]
-            # jobs held back by their limits, per heap: set aside, pushed back after the claim
-            held: list[list[_HeapEntry]] = [[] for _ in heaps]
-            while len(claimed) < limit:
-                best: int | None = None
-                for i, heap in enumerate(heaps):
-                    while heap and not self._valid(heap[0]):
-                        heapq.heappop(heap)
-                    if not heap or len(held[i]) > LIMIT_SCAN:
-                        continue
-                    if best is None or heap[0] < heaps[best][0]:
-                        best = i
-                if best is None:
+        claimed: list[tuple[_HeapEntry, JobRecord]] = []
+        # jobs held back by their limits, per queue: set aside, pushed back after the claim
+        held: dict[str, list[_HeapEntry]] = {}
+
+        def take(plan: list[tuple[str, int]]) -> list[int]:
+            return [take_from(queue, n) for queue, n in plan]
+
+        def take_from(queue: str, n: int) -> int:
+            heap, aside = self._ready[queue], held.setdefault(queue, [])
+            got = 0
+            while got < n and len(aside) <= LIMIT_SCAN:
+                while heap and not self._valid(heap[0]):
+                    heapq.heappop(heap)
+                if not heap:
                     break
-                entry = heapq.heappop(heaps[best])
+                entry = heapq.heappop(heap)
                 record = self._jobs[entry[3]]
                 if not self._runnable(record, now):
-                    held[best].append(entry)
+                    aside.append(entry)
                     continue
                 self._version[record.id] = next(self._counter)
                 self._spend_token(record, now)
@@ -233,11 +232,30 @@ class MemoryBackend(Backend):
                 record.lease_expires_at = now + lease_seconds
                 record.started_at = now
                 record.worker = worker
-                claimed.append(_copy(record))
-            for heap, entries in zip(heaps, held, strict=True):
+                claimed.append((entry, _copy(record)))
+                got += 1
+            return got
+
+        with self._lock:
+            now = time.time()
+            self._promote_due(now)
+            wanted = probed(queues, weights, limit)
+            ready = itertools.islice(filter(self._has_ready, queues), wanted)
+            fill(list(ready), weights, limit, take)
+            for queue, entries in held.items():
                 for entry in entries:
-                    heapq.heappush(heap, entry)
-        return claimed
+                    heapq.heappush(self._ready[queue], entry)
+        claimed.sort(key=lambda pair: pair[0])  # priority, then age, across the queues
+        return [record for _, record in claimed]
+
+    def _has_ready(self, queue: str) -> bool:
+        """Whether the queue has ready jobs and is not paused; its stale head dropped."""
+        heap = self._ready.get(queue)
+        if not heap or queue in self._paused:
+            return False
+        while heap and not self._valid(heap[0]):
+            heapq.heappop(heap)
+        return bool(heap)
 
     def _valid(self, entry: _HeapEntry) -> bool:
         record = self._jobs.get(entry[3])

@@ -67,6 +67,7 @@ from conveyor.backends.base import (
     worker_lost_error,
 )
 from conveyor.errors import BackendUnavailable, ConfigurationError, ConveyorError
+from conveyor.fair_share import probed
 from conveyor.job import JobRecord, JobState
 from conveyor.redact import redacted_url
 
@@ -248,31 +249,62 @@ class PostgresBackend(Backend):
             raise BackendUnavailable(f"PostgreSQL failed on your connection: {exc}") from exc
 
     async def _claim(
-        self, queues: Sequence[str], limit: int, worker: str, lease_seconds: float
+        self,
+        queues: list[str],
+        limit: int,
+        worker: str,
+        lease_seconds: float,
+        weights: Mapping[str, int],
     ) -> list[JobRecord]:
         params = {
-            "queues": list(dict.fromkeys(queues)), "limit": limit, "depth": limit,
-            "worker": worker, "token": secrets.token_hex(8), "lease": lease_seconds,
+            "queues": queues, "limit": limit, "depth": limit, "worker": worker,
+            "token": secrets.token_hex(8), "lease": lease_seconds,
             "events": self.sql.events_channel,
         }  # fmt: skip
+        rows: list[Row] = []
         async with self._connection() as conn:
-            async with conn.pipeline():  # one round trip; GENERIC_PLAN says why
-                await conn.execute(self.sql.generic_plan)
-                cursor = await conn.execute(self.sql.claim, params)
-            rows = await cursor.fetchall()
-            met_limits = rows[0][-1]
-            rows = [row for row in rows if row[0] is not None]  # not the row of NULLs
-            if met_limits and len(rows) < limit:
-                try:
+            try:
+                met_limits = await self._claim_fairly(conn, params, weights, rows)
+                if met_limits and len(rows) < limit:
                     rows += await self._claim_limited(conn, params, limit - len(rows))
-                except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-                    if not rows:
-                        raise
-                    # the first statement's jobs are leased and committed: hand them over,
-                    # rather than strand them until their lease runs out
-                    logger.warning("a claim took %d jobs, then failed: %s", len(rows), exc)
+            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                if not rows:
+                    raise
+                # the jobs of the statements before are leased and committed: hand them
+                # over, rather than strand them until their lease runs out
+                logger.warning("a claim took %d jobs, then failed: %s", len(rows), exc)
         rows.sort(key=lambda row: (-row[4], row[13], row[26]))  # priority, due_at, seq
         return [record(row) for row in rows]
+
+    async def _claim_fairly(
+        self,
+        conn: psycopg.AsyncConnection[Any],
+        params: dict[str, Any],
+        weights: Mapping[str, int],
+        rows: list[Row],
+    ) -> bool:
+        """Rounds of `fair_share.fill`, the jobs taken added to `rows`: the queues that came
+        short of their share have no more, and what they left goes to the others in the
+        next round (most claims need one). Whether jobs with limits were met: then the
+        rounds stop, and `_claim_limited` looks past them for the rest."""
+        met_limits = False
+        left, open_ = params["limit"], params["queues"]
+        while left > 0 and open_ and not met_limits:
+            weighed = [weights.get(q, 1) for q in open_]
+            round_ = {
+                **params, "queues": open_, "limit": left, "weights": weighed,
+                "probed": probed(open_, weights, left),
+            }  # fmt: skip
+            async with conn.pipeline():  # one round trip; GENERIC_PLAN says why
+                await conn.execute(self.sql.generic_plan)
+                cursor = await conn.execute(self.sql.claim, round_)
+            got = await cursor.fetchall()
+            met_limits = met_limits or bool(got[0][-2])
+            open_ = got[0][-1]
+            got = [row for row in got if row[0] is not None]  # not the row of NULLs
+            rows += got
+            left -= len(got)
+        return met_limits
 
     async def _claim_limited(
         self, conn: psycopg.AsyncConnection[Any], params: dict[str, Any], left: int

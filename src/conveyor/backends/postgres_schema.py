@@ -202,6 +202,30 @@ MIGRATIONS: list[list[str]] = [
         # each job's ended attempts, a JSON array appended to by the statement that ends one
         "ALTER TABLE {schema}.conveyor_jobs ADD COLUMN history jsonb",
     ],
+    [
+        # Vacuum that keeps claims as cheap at a million finished jobs as at none. A claim
+        # leaves its job's old version in the pending index, at the front where every claim
+        # starts its walk, until a vacuum takes it out. So vacuum after a fixed number of
+        # dead versions (some 4,000 jobs: each leaves two or three, by its claim, renewals
+        # and ack), not a share of the table that grows with the history; and always clean
+        # the indexes: left to itself, a vacuum skips that while the dead versions sit on
+        # under 2% of the table's pages, as a long run of claims does in a big history.
+        """
+        ALTER TABLE {schema}.conveyor_jobs SET (autovacuum_vacuum_scale_factor = 0,
+            autovacuum_vacuum_threshold = 10000, vacuum_index_cleanup = on)
+        """,
+        # The small tables updated all the time (outcome counters at each ack, worker
+        # heartbeats, rate buckets at each claim): half of each page kept free, so an update
+        # writes the row's new version beside the old one and no index entry (a HOT update),
+        # and the page prunes itself; the counters vacuumed after a fixed number of changes
+        # however many minutes they keep.
+        """
+        ALTER TABLE {schema}.conveyor_outcomes SET (fillfactor = 50,
+            autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000)
+        """,
+        "ALTER TABLE {schema}.conveyor_workers SET (fillfactor = 50)",
+        "ALTER TABLE {schema}.conveyor_rates SET (fillfactor = 50)",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -50,7 +50,9 @@ FIELDS = """id, task, queue, priority, payload, headers, max_attempts, timeout, 
             delay, unique_key, unique_until, unique_for, limit_key, "limit", rate_key,
             rate_limit, rate_period"""
 
-# a batch: one array per field, in the jobs' order
+# a batch: one array per field, in the jobs' order, sent in binary (`%(name)b`): psycopg
+# writes a text array by escaping each element in Python, which cost more than the
+# statement itself
 ENQUEUE = """
 WITH inserted AS ({insert_many}), woken AS (
     SELECT pg_notify(%(work)s, q.queue) FROM (SELECT DISTINCT queue FROM inserted) AS q
@@ -58,12 +60,12 @@ WITH inserted AS ({insert_many}), woken AS (
 SELECT inserted.id, inserted.enqueued_epoch, (SELECT count(*) FROM woken) FROM inserted
 """
 MANY = """
-unnest(%(id)s::text[], %(task)s::text[], %(queue)s::text[], %(priority)s::bigint[],
-       %(payload)s::bytea[], %(headers)s::text[], %(max_attempts)s::integer[],
-       %(timeout)s::float8[], %(result_ttl)s::float8[], %(delay)s::float8[],
-       %(unique_key)s::text[], %(unique_until)s::text[], %(unique_for)s::float8[],
-       %(limit_key)s::text[], %(limit)s::integer[], %(rate_key)s::text[],
-       %(rate_limit)s::integer[], %(rate_period)s::float8[])
+unnest(%(id)b::text[], %(task)b::text[], %(queue)b::text[], %(priority)b::bigint[],
+       %(payload)b::bytea[], %(headers)b::text[], %(max_attempts)b::integer[],
+       %(timeout)b::float8[], %(result_ttl)b::float8[], %(delay)b::float8[],
+       %(unique_key)b::text[], %(unique_until)b::text[], %(unique_for)b::float8[],
+       %(limit_key)b::text[], %(limit)b::integer[], %(rate_key)b::text[],
+       %(rate_limit)b::integer[], %(rate_period)b::float8[])
     WITH ORDINALITY AS i({fields}, ord)
 ORDER BY i.ord
 """
@@ -120,7 +122,7 @@ UNPAUSED = """
 """
 
 # The first `depth` due jobs of each queue not paused, best first: one index walk per queue
-# (LATERAL). `lock` is empty, or a row-locking clause.
+# (LATERAL), for a claim that met jobs with limits.
 DUE = """
 {unpaused} AS q(name), LATERAL (
     SELECT c.seq, c.priority, c.due_at, c.limit_key, c."limit", c.rate_key, c.rate_limit,
@@ -130,7 +132,6 @@ DUE = """
       AND c.due_at <= statement_timestamp()
     ORDER BY c.priority DESC, c.due_at, c.seq
     LIMIT %(depth)s
-    {lock}
 ) AS p
 """
 
@@ -163,20 +164,65 @@ claimed AS (
 )
 """
 
-# The best due jobs of the queues, merged by priority then age. SKIP LOCKED lets
-# concurrent claimers pass each other's rows instead of queueing behind them. A job with
-# limits is left to the statements below: it keeps its place in `picked` without a seq,
-# and the last column says one was met (on every row, and on a row of NULLs when no job
-# was claimed).
+# The first `probed` queues asked for (all when NULL; conveyor.fair_share.probed) that are
+# not paused and have due work, each with its share of the claim by weight
+# (conveyor.fair_share.shares: what rounding leaves goes one job each to the first queues in
+# the order asked). One probe of the pending index per queue, no lock: a LATERAL with a
+# LIMIT, which no plan can turn into a read of every pending job (an EXISTS can become a
+# hash join over them all). The probes run in the order asked (a nested loop keeps the order
+# of its outer rows), so the LIMIT stops them once enough queues have work.
+SHARES = """
+shares AS (
+    SELECT s.name, s.place,
+           s.base + CASE WHEN row_number() OVER (ORDER BY s.place)
+                              <= %(limit)s::int - sum(s.base) OVER () THEN 1 ELSE 0 END AS share
+    FROM (
+        SELECT f.name, f.place, %(limit)s::int * f.weight / sum(f.weight) OVER () AS base
+        FROM (
+            SELECT u.name, u.weight, u.place
+            FROM unnest(%(queues)s::text[], %(weights)s::int[]) WITH ORDINALITY
+                 AS u(name, weight, place),
+                 LATERAL (SELECT 1 FROM {jobs} AS c
+                          WHERE c.queue = u.name AND c.state IN ('queued', 'scheduled')
+                            AND c.due_at <= statement_timestamp()
+                          LIMIT 1) AS work
+            WHERE NOT EXISTS (SELECT 1 FROM {paused} AS z WHERE z.queue = u.name)
+            LIMIT %(probed)s
+        ) AS f
+    ) AS s
+)
+"""
+
+# The best due jobs of each queue, as many as its share: one index walk per queue with a
+# share (LATERAL), which locks only the rows it takes. SKIP LOCKED lets concurrent
+# claimers pass each other's rows instead of queueing behind them. A job with limits is
+# left to the statements below: it keeps its place in `picked` without a seq. The last
+# two columns say whether one was met, and which queues may have more (those that filled
+# their share, or had none): on every row, and on a row of NULLs when no job was claimed.
+# A claim that came short of its limit sends this again for those queues (postgres.py).
 CLAIM = """
-WITH picked AS (
-    SELECT CASE WHEN p.limit_key IS NULL AND p.rate_key IS NULL THEN p.seq END AS seq
-    FROM {due_locked}
-    ORDER BY p.priority DESC, p.due_at, p.seq
-    LIMIT %(limit)s
+WITH {shares}, picked AS (
+    SELECT q.name AS queue,
+           CASE WHEN p.limit_key IS NULL AND p.rate_key IS NULL THEN p.seq END AS seq
+    FROM shares AS q, LATERAL (
+        SELECT c.seq, c.limit_key, c.rate_key
+        FROM {jobs} AS c
+        WHERE c.queue = q.name AND c.state IN ('queued', 'scheduled')
+          AND c.due_at <= statement_timestamp()
+        ORDER BY c.priority DESC, c.due_at, c.seq
+        LIMIT q.share
+        FOR UPDATE SKIP LOCKED
+    ) AS p
 ), {take}
-SELECT claimed.*, (SELECT count(*) FROM announced), met.limited
-FROM (SELECT bool_or(picked.seq IS NULL) FROM picked) AS met(limited)
+SELECT claimed.*, (SELECT count(*) FROM announced), met.limited, met.open
+FROM (
+    SELECT (SELECT bool_or(picked.seq IS NULL) FROM picked),
+           ARRAY(SELECT q.name FROM shares AS q
+                 LEFT JOIN (SELECT picked.queue, count(picked.seq) AS taken FROM picked
+                            GROUP BY picked.queue) AS t ON t.queue = q.name
+                 WHERE q.share = coalesce(t.taken, 0)
+                 ORDER BY q.place)
+) AS met(limited, open)
 LEFT JOIN claimed ON true
 """
 
@@ -678,14 +724,14 @@ class Statements:
             "minute": MINUTE,
             "columns": COLUMNS,
             "live": LIVE,
-            "due": DUE.format(unpaused=unpaused, jobs=jobs, lock=""),
-            "due_locked": DUE.format(unpaused=unpaused, jobs=jobs, lock="FOR UPDATE SKIP LOCKED"),
+            "due": DUE.format(unpaused=unpaused, jobs=jobs),
             "startable": STARTABLE.format(jobs=jobs, rates=rates),
             "uncount": UNCOUNT.format(counts=counts),
             "acked_history": APPEND_ATTEMPT.format(outcome="a.outcome", note="a.note"),
             "lapsed_history": APPEND_ATTEMPT.format(outcome=f"'{LEASE_EXPIRED}'", note="NULL"),
         }
         parts["take"] = TAKE.format(**parts)
+        parts["shares"] = SHARES.format(**parts)
         for name, source in (("insert_many", MANY), ("insert_one", ONE)):
             parts[name] = INSERT.format(jobs=jobs, source=source.format(fields=FIELDS))
 

@@ -2,8 +2,10 @@
 
 Every state change is one Lua script (one round trip, atomic); claims and acknowledgements
 are batched by the worker, so a busy worker needs far fewer round trips than jobs. The key
-layout is documented in `redis_lua`. Idle workers wait on a channel that enqueues publish
-to, and `result()` waits on the job's own channel: nothing polls Redis in a loop.
+layout is documented in `redis_lua`. An idle worker waits on a channel that enqueues
+publish to, with an offer to take the next job: the enqueue that stores it leases it to the
+worker and publishes it on the worker's own channel, so the job arrives with the wake-up.
+`result()` waits on the job's own channel: nothing polls Redis in a loop.
 
 redis-py clients belong to the event loop that made them; this backend keeps one client
 per loop, so the sync portal and an app's own loop can share one backend object.
@@ -21,7 +23,7 @@ import threading
 import time
 import urllib.parse
 import weakref
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 from conveyor.backends import redis_lua
@@ -65,7 +67,7 @@ SCRIPTS = {
     name: getattr(redis_lua, name)
     for name in (
         "ENQUEUE", "CLAIM", "EXTEND", "ACK", "UPDATE_RUNNING", "RECOVER", "CANCEL",
-        "RETRY", "GET", "COUNTS", "BACKLOG", "PURGE", "PURGE_EXPIRED", "DELETE", "PENDING",
+        "RETRY", "GET", "COUNTS", "BACKLOG", "PURGE", "PURGE_EXPIRED", "DELETE", "OFFER",
         "PAGE", "PAUSE", "REGISTER_WORKER", "WORKERS",
     )
 }  # fmt: skip
@@ -78,6 +80,9 @@ PAGE_SCAN = 3000
 PAGE_CALLS = 10
 MAINTENANCE_BATCH = 1000  # jobs one maintenance script touches, so none blocks Redis long
 CONFIRM_TIMEOUT = 10.0  # seconds Redis gets to confirm a subscription
+# seconds an idle worker's offer outlives its wait: it is withdrawn when the wait ends, and
+# one whose worker is gone is skipped (no one listens on its channel); this only sweeps it
+OFFER_MARGIN = 60.0
 SOCKET_TIMEOUT = 30.0  # seconds a command may wait for its answer (?socket_timeout=)
 CONNECT_TIMEOUT = 10.0  # seconds a connection may take (?socket_connect_timeout=)
 
@@ -123,6 +128,9 @@ class RedisBackend(Backend):
         self._idle: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[PubSub]] = (
             weakref.WeakKeyDictionary()
         )
+        # the unsubscribing of an idle connection that was handed a job, finished before
+        # its next wait: the job starts without waiting for it
+        self._leaving: dict[PubSub, asyncio.Future[Any]] = {}
 
     # -- connections ----------------------------------------------------------------------
 
@@ -207,7 +215,10 @@ class RedisBackend(Backend):
     async def close(self) -> None:
         self._opened.discard(asyncio.get_running_loop())
         for pubsub in self._idle.pop(asyncio.get_running_loop(), []):
+            leaving = self._leaving.pop(pubsub, None)
             with contextlib.suppress(redis.exceptions.RedisError, OSError):
+                if leaving is not None:
+                    await leaving
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
         loop = asyncio.get_running_loop()
         with self._lock:
@@ -228,11 +239,18 @@ class RedisBackend(Backend):
         ]
 
     async def _claim(
-        self, queues: Sequence[str], limit: int, worker: str, lease_seconds: float
+        self,
+        queues: list[str],
+        limit: int,
+        worker: str,
+        lease_seconds: float,
+        weights: Mapping[str, int],
     ) -> list[JobRecord]:
         token = secrets.token_hex(8)
-        wanted = list(dict.fromkeys(queues))
-        reply = await self._run("CLAIM", [token, lease_seconds, worker, limit, *wanted])
+        args: list[Any] = [token, lease_seconds, worker, limit]
+        for queue in queues:
+            args += [queue, weights.get(queue, 1)]
+        reply = await self._run("CLAIM", args)
         return [_record(raw) for raw in reply]
 
     async def _extend(
@@ -463,15 +481,41 @@ class RedisBackend(Backend):
     # -- waiting without polling --------------------------------------------------------------
 
     async def wait_for_work(self, queues: Sequence[str], timeout: float) -> None:
+        await self._wait_idle(queues, timeout, None)
+
+    async def wait_for_jobs(
+        self, queues: Sequence[str], timeout: float, worker: str, lease_seconds: float
+    ) -> list[JobRecord]:
+        # the enqueue that stores the next job leases it to this worker and publishes it on
+        # the offer's channel: the job arrives with the wake-up, no claim after it
+        return await self._wait_idle(queues, timeout, (worker, lease_seconds))
+
+    async def _wait_idle(
+        self, queues: Sequence[str], timeout: float, offer: tuple[str, float] | None
+    ) -> list[JobRecord]:
         idle = self._idle.setdefault(asyncio.get_running_loop(), [])
         # one connection per waiter, kept for the next wait; a fresh one only when none is free
         pubsub = idle.pop() if idle else self._client().pubsub()
+        leaving = self._leaving.pop(pubsub, None)
+        token = secrets.token_hex(8) if offer is not None else ""
+        hand = _wire(f"{self.prefix}:hand:{token}")
         channels = [_wire(f"{self.prefix}:{{{q}}}:work") for q in queues]
+        if offer is not None:
+            channels.append(hand)
+        worker, lease = offer or ("", 0.0)
+        handed: list[JobRecord] = []
+        offered = False
         try:
+            if leaving is not None:
+                await leaving
             await pubsub.subscribe(*channels)
-            # subscribed first, then looked: a job enqueued in between is not missed
+            # subscribed first, then looked (and offered): a job enqueued in between is
+            # not missed, and one handed over is heard
             await _confirmed(pubsub, len(channels))
-            has_due, next_due = await self._run("PENDING", list(queues))
+            has_due, next_due = await self._run(
+                "OFFER", [token, worker, lease, timeout + OFFER_MARGIN, *queues]
+            )
+            offered = offer is not None and not has_due
             if not has_due:
                 if next_due:
                     timeout = min(timeout, float(next_due))
@@ -479,14 +523,52 @@ class RedisBackend(Backend):
                 while (remaining := deadline - time.monotonic()) > 0:
                     message = await pubsub.get_message(timeout=remaining)
                     if message is not None and message["type"] == "message":
+                        if message["channel"] == hand:
+                            handed.append(_record(message["data"]))
                         break
+            if offered and not handed:
+                handed = await self._withdraw(pubsub, token, queues)
             # what it receives after this is read and dropped at its next wait
-            await pubsub.unsubscribe()
+            if handed:
+                self._leaving[pubsub] = asyncio.ensure_future(pubsub.unsubscribe())
+            else:
+                await pubsub.unsubscribe()
+        except asyncio.CancelledError:
+            # the worker stops: a job handed over meanwhile goes back to its queue unrun
+            with contextlib.suppress(Exception):
+                if offered and not handed:
+                    handed = await self._withdraw(pubsub, token, queues)
+                await self.ack(
+                    [Ack(Lease(r.id, token), JobState.QUEUED, task=r.task, queue=r.queue)
+                     for r in handed]
+                )  # fmt: skip
+            raise
         except (redis.exceptions.ConnectionError, TimeoutError) as exc:
             with contextlib.suppress(redis.exceptions.RedisError, OSError):
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
             raise BackendUnavailable(f"cannot reach Redis at {self.where}: {exc}") from exc
         idle.append(pubsub)
+        return handed
+
+    async def _withdraw(self, pubsub: PubSub, token: str, queues: Sequence[str]) -> list[JobRecord]:
+        """Take back an offer no job was seen to take; if an enqueue took it all the same,
+        the job it published before (on its way, or read already and waiting)."""
+        async with self._client().pipeline(transaction=False) as pipe:
+            pipe.delete(_wire(f"{self.prefix}:offer:{token}"))
+            for q in queues:
+                pipe.zrem(_wire(f"{self.prefix}:{{{q}}}:offers"), token)
+            withdrawn, *_ = await pipe.execute()
+        if withdrawn:
+            return []
+        hand = _wire(f"{self.prefix}:hand:{token}")
+        try:
+            async with asyncio.timeout(CONFIRM_TIMEOUT):
+                while True:
+                    message = await pubsub.get_message(timeout=CONFIRM_TIMEOUT)
+                    if message is not None and message.get("channel") == hand:
+                        return [_record(message["data"])]
+        except TimeoutError:  # the offer lapsed unused (this wait stalled past its margin)
+            return []
 
     @contextlib.asynccontextmanager
     async def watch_job(self, job_id: str, poll: float | None = None) -> AsyncIterator[JobWatch]:

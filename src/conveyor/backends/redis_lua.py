@@ -19,6 +19,10 @@ declare no keys for routing.
                                     start): field "<minute> <outcome> <task>" -> count;
                                     expires OUTCOME_RETENTION after the hour ends
     conveyor:{Q}:work        channel  published when jobs become due (wakes idle workers)
+    conveyor:{Q}:offers      ZSET   idle workers' offers to take its next job; score = when
+                                    the offer lapses (see OFFER)
+    conveyor:offer:<token>   HASH   an offer's worker and lease seconds; gone once taken
+    conveyor:hand:<token>    channel  the job an enqueue leased to the worker of that offer
     conveyor:job:<id>        channel  published when the job changes (state, progress)
     conveyor:ids             HASH   job id -> queue (lookups by id; one id, one live job)
     conveyor:queues          SET    every queue ever used (or paused)
@@ -356,31 +360,185 @@ end
 
 # ARGV: one JSON array per job (see `create`). Returns the server time, then per job
 # 1 (created) or the record of the live job with that id.
+#
+# It is on the path of every web request that enqueues, so the common batch (new ids, no
+# unique key, no scheduled job of its queues come due) is stored by a few commands of its
+# own: TIME, a look at each queue's scheduled jobs, an HSETNX per id (which checks that no
+# job has it and claims it in one command), INCRBY, PUBSUB NUMSUB (does an idle worker wait
+# on the queue? then it is handed the job, see OFFER, or woken), then one write per job
+# and per index.
+# Anything else runs `general`, the full path with every helper of the prelude, whose
+# functions cost their creation on each run and so are only made when needed. An id the
+# quick path claimed before it turned back has no record yet: `live` drops such entries.
 ENQUEUE = (
-    PRELUDE
-    + r"""
-local now = now_s()
-local out = {fmt(now)}
+    r"""
 local jobs = {}
 for i = 1, #ARGV do jobs[i] = cjson.decode(ARGV[i]) end
--- jobs that came due go first, so a queue stays in order of due time
-local promoted = {}
+
+local function general()
+"""
+    + PRELUDE
+    + r"""
+  local now = now_s()
+  local out = {fmt(now)}
+  -- jobs that came due go first, so a queue stays in order of due time
+  local promoted = {}
+  for _, job in ipairs(jobs) do
+    if not promoted[job[1]] then
+      promote(job[1], now)
+      promoted[job[1]] = true
+    end
+  end
+  reserve_seqs(#jobs)
+  for _, job in ipairs(jobs) do
+    out[#out + 1] = create(job, now) or 1
+  end
+  flush()
+  return out
+end
+
+local P = KEYS[1]
+local time = redis.call('TIME')
+local now = tonumber(time[1]) + tonumber(time[2]) / 1000000
+local at = string.format('%.6f', now)
+local queues = {}
 for _, job in ipairs(jobs) do
-  if not promoted[job[1]] then
-    promote(job[1], now)
-    promoted[job[1]] = true
+  if job[11] ~= '' then return general() end  -- a unique key
+  if not queues[job[1]] then
+    queues[job[1]] = true
+    queues[#queues + 1] = job[1]
   end
 end
-reserve_seqs(#jobs)
-for _, job in ipairs(jobs) do
-  out[#out + 1] = create(job, now) or 1
+for _, q in ipairs(queues) do
+  local due = redis.call('ZRANGEBYSCORE', P .. ':{' .. q .. '}:scheduled', '-inf', at,
+                         'LIMIT', 0, 1)
+  if #due > 0 then return general() end  -- promoted first, to keep the queue's order
 end
-flush()
+for _, job in ipairs(jobs) do
+  if redis.call('HSETNX', P .. ':ids', job[2], job[1]) == 0 then return general() end
+end
+
+local seq = redis.call('INCRBY', P .. ':seq', #jobs) - #jobs
+-- the fields a job often leaves empty, by place in its array: stored only when set (an
+-- absent field reads as an empty one everywhere), a third fewer for a plain job
+local OPTIONAL = {[6] = 'headers', [8] = 'timeout', [9] = 'result_ttl', [12] = 'unique_until',
+                  [13] = 'unique_for', [14] = 'limit_key', [15] = 'limit', [16] = 'rate_key',
+                  [17] = 'rate_limit', [18] = 'rate_period'}
+-- whether idle workers wait on each queue (see OFFER): only then are offers looked at, and
+-- only then is a wake-up published
+local listened = {}
+local channels = {}
+for i, q in ipairs(queues) do channels[i] = P .. ':{' .. q .. '}:work' end
+local counts = redis.call('PUBSUB', 'NUMSUB', unpack(channels))
+for i, q in ipairs(queues) do listened[q] = counts[2 * i] > 0 end
+
+-- an idle worker's offer to take the next job of queue q: its token, worker and lease
+-- seconds. Only while the queue is not paused and holds no ready job (so the job handed
+-- over is the one a claim would take), and only to a worker still subscribed to its
+-- hand-over channel. An offer taken or stale is deleted; its entries in the worker's other
+-- queues are dropped when met (or when the worker withdraws them).
+local closed = {}
+local function offer(q)
+  if closed[q] or not listened[q] then return nil end
+  local qk = P .. ':{' .. q .. '}:'
+  if redis.call('EXISTS', qk .. 'paused') == 1 or redis.call('ZCARD', qk .. 'ready') > 0 then
+    closed[q] = true
+    return nil
+  end
+  while true do
+    local first = redis.call('ZRANGEBYSCORE', qk .. 'offers', at, '+inf', 'LIMIT', 0, 1)
+    if #first == 0 then
+      closed[q] = true
+      return nil
+    end
+    local token = first[1]
+    redis.call('ZREM', qk .. 'offers', token)
+    local key = P .. ':offer:' .. token
+    local o = redis.call('HMGET', key, 'worker', 'lease')
+    if o[1] then
+      redis.call('DEL', key)
+      if redis.call('PUBSUB', 'NUMSUB', P .. ':hand:' .. token)[2] > 0 then
+        return token, o[1], o[2]
+      end
+    end
+  end
+end
+
+local out = {at}
+local indexes, woken = {}, {}
+local function index(q, name, score, id)
+  local key = P .. ':{' .. q .. '}:' .. name
+  local list = indexes[key]
+  if not list then
+    list = {}
+    indexes[key] = list
+  end
+  list[#list + 1] = score
+  list[#list + 1] = id
+end
+for _, job in ipairs(jobs) do
+  seq = seq + 1
+  local q, id = job[1], job[2]
+  local s = string.format('%.0f', seq)
+  local delay = tonumber(job[10])
+  local fields = {'id', id, 'task', job[3], 'queue', q, 'priority', job[4],
+                  'payload', job[5], 'attempts', '0', 'max_attempts', job[7],
+                  'recoveries', '0', 'enqueued_at', at, 'seq', s, 'cancel_requested', '0'}
+  local n = #fields
+  for i, name in pairs(OPTIONAL) do
+    if job[i] ~= '' then
+      fields[n + 1], fields[n + 2] = name, job[i]
+      n = n + 2
+    end
+  end
+  local token, worker, lease
+  if delay <= 0 and job[14] == '' and job[16] == '' then token, worker, lease = offer(q) end
+  if delay > 0 then
+    local due = string.format('%.6f', now + delay)
+    fields[n + 1], fields[n + 2], fields[n + 3], fields[n + 4] =
+      'due_at', due, 'state', 'scheduled'
+    index(q, 'scheduled', due, id)
+    woken[q] = woken[q] or 'scheduled'  -- an idle worker sets its alarm by it
+  elseif token then  -- leased to the idle worker as its claim would, and sent to it
+    local expires = string.format('%.6f', now + tonumber(lease))
+    local more = {'due_at', at, 'rseq', s, 'state', 'active', 'attempts', '1',
+                  'lease_token', token, 'lease_expires_at', expires, 'started_at', at,
+                  'worker', worker}
+    for i = 1, #more do fields[n + i] = more[i] end
+    index(q, 'active', expires, id)
+    local t = {}
+    for i = 1, #fields, 2 do t[fields[i]] = fields[i + 1] end
+    t._now = at
+    redis.call('HSET', P .. ':{' .. q .. '}:job:' .. id, unpack(fields))
+    redis.call('PUBLISH', P .. ':hand:' .. token, cjson.encode(t))
+  else
+    fields[n + 1], fields[n + 2], fields[n + 3], fields[n + 4], fields[n + 5],
+      fields[n + 6] = 'due_at', at, 'rseq', s, 'state', 'queued'
+    index(q, 'ready', string.format('%.0f', -tonumber(job[4]) * 4398046511104 + seq), id)
+    woken[q] = '1'
+    closed[q] = true  -- the jobs after it would jump ahead of it
+  end
+  if not token then redis.call('HSET', P .. ':{' .. q .. '}:job:' .. id, unpack(fields)) end
+  index(q, 'live', s, id)
+  out[#out + 1] = 1
+end
+for key, list in pairs(indexes) do
+  for i = 1, #list, 4000 do
+    redis.call('ZADD', key, unpack(list, i, math.min(i + 3999, #list)))
+  end
+end
+redis.call('SADD', P .. ':queues', unpack(queues))
+for q, message in pairs(woken) do
+  if listened[q] then redis.call('PUBLISH', P .. ':{' .. q .. '}:work', message) end
+end
 return out
 """
 )
 
-# ARGV: token, lease seconds, worker, limit, queues... Returns claimed records in order.
+# ARGV: token, lease seconds, worker, limit, then a queue and its weight for each queue.
+# Returns the claimed records, best first. The claim is shared between the queues with
+# ready work by weight (conveyor.fair_share, whose `fill` this follows): a few commands per
+# queue asked, then reads of the jobs it takes, however long the queues.
 # The token is new for each claim; a receipt under it, kept for the lease, makes a claim
 # sent twice (a retry after a lost reply) lease its jobs once.
 CLAIM = (
@@ -402,12 +560,25 @@ if taken then
   return out
 end
 
--- a paused queue is left as it is, checked here so no claim can race a pause
-local queues = {}
-for i = 5, #ARGV do
-  if not paused(ARGV[i]) then queues[#queues + 1] = ARGV[i] end
+-- the queues with ready work, up to `wanted` of them (conveyor.fair_share.probed): a
+-- paused queue is left as it is, checked here so no claim can race a pause; a queue's due
+-- jobs join its ready set before it is looked at
+local wanted = limit
+for i = 8, #ARGV, 2 do
+  if ARGV[i] ~= ARGV[6] then wanted = nil end
 end
-for _, q in ipairs(queues) do promote(q, now) end
+local queues, weights = {}, {}
+for i = 5, #ARGV, 2 do
+  local q = ARGV[i]
+  if wanted and #queues >= wanted then break end
+  if not paused(q) then
+    promote(q, now)
+    if redis.call('ZCARD', qkey(q, 'ready')) > 0 then
+      queues[#queues + 1] = q
+      weights[q] = tonumber(ARGV[i + 1])
+    end
+  end
+end
 local records = {}  -- id -> its record, read once however many looks
 local periods = {}  -- rate key -> its period
 local function read(q, id)
@@ -419,66 +590,83 @@ local function read(q, id)
   return t
 end
 
--- the ready jobs to take, best first, looking `depth` deep into each queue; the stale
--- index entries met; the tokens left in the buckets met; and whether a job was held back
--- by its limits. It only reads: the writes come after the choice is final.
-local function choose(depth)
-  local candidates = {}
-  for _, q in ipairs(queues) do
-    local ready = redis.call('ZRANGE', qkey(q, 'ready'), 0, depth - 1, 'WITHSCORES')
+-- the picks, the stale index entries met, the limit slots and bucket tokens counted so
+-- far; and per queue, how far into its ready set the claim has read. It only reads: the
+-- writes come after the choice is final.
+local picks, stale, in_use, tokens, read_to = {}, {}, {}, {}, {}
+
+-- up to n ready jobs of q, best first, looking past at most LIMIT_SCAN held back by their
+-- limits; how many it took
+local function take_from(q, n)
+  read_to[q] = read_to[q] or 0
+  local got, passed = 0, 0
+  while got < n and passed <= LIMIT_SCAN do
+    local from = read_to[q]
+    local ready = redis.call('ZRANGE', qkey(q, 'ready'), from, from + n - got - 1, 'WITHSCORES')
+    if #ready == 0 then break end
     for j = 1, #ready, 2 do
-      candidates[#candidates + 1] = {tonumber(ready[j + 1]), ready[j], q}
-    end
-  end
-  if #queues > 1 then
-    table.sort(candidates, function(a, b) return a[1] < b[1] end)
-  end
-  local picks, stale, in_use, tokens, held_back = {}, {}, {}, {}, false
-  for _, c in ipairs(candidates) do
-    if #picks >= limit then break end
-    local id, q = c[2], c[3]
-    local t = read(q, id)
-    if t.state ~= 'queued' then
-      stale[#stale + 1] = {q, id}
-    else
-      local lk, rk = t.limit_key, t.rate_key
-      local limited, rated = lk and lk ~= '', rk and rk ~= ''
-      local free = true
-      if limited then
-        in_use[lk] = in_use[lk] or redis.call('SCARD', lkey(lk))
-        free = in_use[lk] < tonumber(t.limit)
-      end
-      if free and rated then
-        tokens[rk] = tokens[rk] or bucket_tokens(rk, t.rate_limit, t.rate_period, now)
-        periods[rk] = t.rate_period
-        free = tokens[rk] >= 1
-      end
-      if free then
-        if limited then in_use[lk] = in_use[lk] + 1 end
-        if rated then tokens[rk] = tokens[rk] - 1 end
-        picks[#picks + 1] = {q, id, t, limited}
+      if got == n or passed > LIMIT_SCAN then break end
+      read_to[q] = read_to[q] + 1
+      local id = ready[j]
+      local t = read(q, id)
+      if t.state ~= 'queued' then
+        stale[#stale + 1] = {q, id}
       else
-        held_back = true
+        local lk, rk = t.limit_key, t.rate_key
+        local limited, rated = lk and lk ~= '', rk and rk ~= ''
+        local free = true
+        if limited then
+          in_use[lk] = in_use[lk] or redis.call('SCARD', lkey(lk))
+          free = in_use[lk] < tonumber(t.limit)
+        end
+        if free and rated then
+          tokens[rk] = tokens[rk] or bucket_tokens(rk, t.rate_limit, t.rate_period, now)
+          periods[rk] = t.rate_period
+          free = tokens[rk] >= 1
+        end
+        if free then
+          if limited then in_use[lk] = in_use[lk] + 1 end
+          if rated then tokens[rk] = tokens[rk] - 1 end
+          picks[#picks + 1] = {tonumber(ready[j + 1]), q, id, t, limited}
+          got = got + 1
+        else
+          passed = passed + 1
+        end
       end
     end
   end
-  return picks, stale, tokens, held_back
+  return got
 end
 
-local picks, stale, tokens, held_back = choose(limit)
--- look past held-back jobs, boundedly: what waits behind them takes its turn, before
--- another queue's later jobs too
-if held_back and (#picks < limit or #queues > 1) then
-  picks, stale, tokens = choose(limit + LIMIT_SCAN)
+-- a round gives each open queue its share by weight, what rounding leaves one each in
+-- order; a queue that comes short has no more, and its slots go round again
+local open, left = queues, limit
+while left > 0 and #open > 0 do
+  local total, split, given = 0, {}, 0
+  for _, q in ipairs(open) do total = total + weights[q] end
+  for i, q in ipairs(open) do
+    split[i] = math.floor(left * weights[q] / total)
+    given = given + split[i]
+  end
+  for i = 1, left - given do split[i] = split[i] + 1 end
+  local still = {}
+  for i, q in ipairs(open) do
+    local got = 0
+    if split[i] > 0 then got = take_from(q, split[i]) end
+    left = left - got
+    if got == split[i] then still[#still + 1] = q end
+  end
+  open = still
 end
-for rk, left in pairs(tokens) do save_bucket(rk, left, periods[rk], now) end
+table.sort(picks, function(a, b) return a[1] < b[1] end)  -- priority, then age
+for rk, spare in pairs(tokens) do save_bucket(rk, spare, periods[rk], now) end
 for _, entry in ipairs(stale) do zrem(qkey(entry[1], 'ready'), entry[2]) end
 local out = {}
 taken = {}
 local started = fmt(now)
 for _, pick in ipairs(picks) do
-  local q, id, t = pick[1], pick[2], pick[3]
-  if pick[4] then take_slot(id, t.limit_key) end
+  local q, id, t = pick[2], pick[3], pick[4]
+  if pick[5] then take_slot(id, t.limit_key) end
   t.attempts = string.format('%d', tonumber(t.attempts) + 1)
   redis.call('HSET', jkey(q, id), 'state', 'active', 'attempts', t.attempts,
              'lease_token', token, 'lease_expires_at', expires, 'started_at', started,
@@ -826,12 +1014,18 @@ return n
 """
 )
 
-# ARGV: queues... Returns 1 if any has a due job, and the earliest scheduled due time.
-# A paused queue's jobs are not work: an idle worker waits them out.
-PENDING = (
+# ARGV: token, worker, lease seconds, seconds the offer lasts, queues... Returns 1 if any
+# queue has a due job, and the earliest scheduled due time. Otherwise, with a token, the
+# idle worker offers to take the next job of any of the queues: the enqueue that stores it
+# leases it to the worker as a claim would and publishes it on `<prefix>:hand:<token>`,
+# to which the worker subscribed first (see ENQUEUE). One job per offer; offers past
+# their time are swept here. A paused queue's jobs are not work: an idle worker waits them
+# out.
+OFFER = (
     PRELUDE
     + r"""
 local now = now_s()
+local token, worker, lease, lasts = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 -- whether a claim would take one of the queue's ready jobs: held-back jobs are not work
 local function runnable(q)
   for _, id in ipairs(redis.call('ZRANGE', qkey(q, 'ready'), 0, LIMIT_SCAN)) do
@@ -845,7 +1039,7 @@ local function runnable(q)
   return false
 end
 local next_due = ''
-for i = 1, #ARGV do
+for i = 5, #ARGV do
   local q = ARGV[i]
   if not paused(q) then
     if runnable(q) then return {1, ''} end
@@ -855,6 +1049,16 @@ for i = 1, #ARGV do
       if due <= now then return {1, ''} end
       if next_due == '' or due < tonumber(next_due) then next_due = fmt(due) end
     end
+  end
+end
+if token ~= '' then
+  local key = P .. ':offer:' .. token
+  redis.call('HSET', key, 'worker', worker, 'lease', lease)
+  redis.call('PEXPIRE', key, math.ceil(lasts * 1000))
+  for i = 5, #ARGV do
+    local offers = qkey(ARGV[i], 'offers')
+    redis.call('ZREMRANGEBYSCORE', offers, '-inf', fmt(now))
+    redis.call('ZADD', offers, fmt(now + lasts), token)
   end
 end
 if next_due == '' then return {0, ''} end

@@ -19,7 +19,7 @@ import sqlite3
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -60,6 +60,7 @@ from conveyor.backends.history import (
 from conveyor.backends.sqlite_schema import migrate
 from conveyor.backends.sqlite_thread import SQLiteThread
 from conveyor.errors import BackendUnavailable, ConfigurationError
+from conveyor.fair_share import fill, probed
 from conveyor.job import JobError, JobRecord, JobState, UniqueUntil
 
 COLUMNS = (
@@ -175,74 +176,92 @@ class SQLiteBackend(Backend):
         return await self._thread.run(lambda conn, now: _insert(conn, jobs, now))
 
     async def _claim(
-        self, queues: Sequence[str], limit: int, worker: str, lease_seconds: float
+        self,
+        queues: list[str],
+        limit: int,
+        worker: str,
+        lease_seconds: float,
+        weights: Mapping[str, int],
     ) -> list[JobRecord]:
         token = secrets.token_hex(8)
-        wanted = list(dict.fromkeys(queues))
-        # one index walk per queue, merged here: a multi-queue query would sort every row
+        # a walk of one queue's index, best first; read lazily, so a share reads its jobs
+        # and the held-back ones it passes, however long the queue
         pick = (
-            'SELECT priority, due_at, seq, limit_key, "limit", rate_key, rate_limit, rate_period '
-            "FROM conveyor_jobs "
+            'SELECT seq, priority, due_at, limit_key, "limit", rate_key, rate_limit, '
+            "rate_period FROM conveyor_jobs "
             "INDEXED BY conveyor_jobs_pending "
             "WHERE queue = ? AND state IN ('queued', 'scheduled') AND due_at <= ? "
             "ORDER BY priority DESC, due_at, seq LIMIT ?"
         )
+        # the first queues (of a JSON array) that have due work, in order: one probe of the
+        # index each, in one statement that stops when it found enough (-1: all)
+        with_work = (
+            "SELECT asked.value FROM json_each(?) AS asked WHERE EXISTS ("
+            "SELECT 1 FROM conveyor_jobs INDEXED BY conveyor_jobs_pending "
+            "WHERE queue = asked.value AND state IN ('queued', 'scheduled') AND due_at <= ?) "
+            "ORDER BY asked.key LIMIT ?"
+        )
+        wanted = probed(queues, weights, limit)
         take = (
             "UPDATE conveyor_jobs SET state = 'active', attempts = attempts + 1, "
             "lease_token = ?, lease_expires_at = ?, started_at = ?, worker = ? "
             "WHERE seq IN ({marks}) RETURNING " + COLUMNS
         )
 
-        def choose(conn: sqlite3.Connection, now: float, queues: list[str], depth: int) -> _Choice:
-            """The seqs to take, looking `depth` jobs deep into each queue."""
-            candidates = sorted(
-                (-priority, due_at, seq, limits)
-                for queue in queues
-                for priority, due_at, seq, *limits in conn.execute(pick, (queue, now, depth))
-            )
-            choice = _Choice()
-            active: dict[str, int] = {}  # limit key -> active jobs, counting those taken here
-            for *_, seq, (key, cap, rate_key, rate, period) in candidates:
-                if len(choice.seqs) == limit:
-                    break
-                if key is not None:
-                    if key not in active:
-                        (active[key],) = conn.execute(ACTIVE_OF_KEY, (key,)).fetchone()
-                    if active[key] >= cap:
-                        choice.held_back = True
-                        continue
-                if rate_key is not None:
-                    if rate_key not in choice.tokens:
-                        stored = conn.execute(BUCKET, (rate_key,)).fetchone()
-                        choice.tokens[rate_key] = bucket_tokens(rate, period, stored, now)
-                    if choice.tokens[rate_key] < 1:
-                        choice.held_back = True
-                        continue
-                    choice.tokens[rate_key] -= 1
-                if key is not None:
-                    active[key] += 1
-                choice.seqs.append(seq)
-            return choice
-
         def claim(conn: sqlite3.Connection, now: float) -> list[JobRecord]:
             # read under the write lock: a pause committed before this claim holds for it
             paused = _paused(conn)
-            queues = [queue for queue in wanted if queue not in paused]
-            choice = choose(conn, now, queues, limit)
-            # look past held-back jobs, boundedly: what waits behind them takes its turn,
-            # before another queue's later jobs too
-            if choice.held_back and (len(choice.seqs) < limit or len(queues) > 1):
-                choice = choose(conn, now, queues, limit + LIMIT_SCAN)
-            if choice.tokens:  # rate-limited jobs were met: keep their buckets
-                conn.executemany(SAVE_BUCKET, [(k, t, now) for k, t in choice.tokens.items()])
-            chosen = choice.seqs
+            order: dict[int, tuple[int, float, int]] = {}  # seq -> its place in the reply
+            taken: collections.Counter[str] = collections.Counter()  # per queue
+            tokens: dict[str, float] = {}  # rate key -> tokens left, counting those taken
+            active: dict[str, int] = {}  # limit key -> active jobs, counting those taken
+
+            def take_from(queue: str, n: int) -> int:
+                got = passed = 0
+                depth = taken[queue] + n + LIMIT_SCAN + 1
+                for seq, priority, due_at, key, cap, rate_key, rate, period in conn.execute(
+                    pick, (queue, now, depth)
+                ):
+                    if got == n or passed > LIMIT_SCAN:
+                        break
+                    if seq in order:
+                        continue
+                    if key is not None:
+                        if key not in active:
+                            (active[key],) = conn.execute(ACTIVE_OF_KEY, (key,)).fetchone()
+                        if active[key] >= cap:
+                            passed += 1
+                            continue
+                    if rate_key is not None:
+                        if rate_key not in tokens:
+                            stored = conn.execute(BUCKET, (rate_key,)).fetchone()
+                            tokens[rate_key] = bucket_tokens(rate, period, stored, now)
+                        if tokens[rate_key] < 1:
+                            passed += 1
+                            continue
+                        tokens[rate_key] -= 1
+                    if key is not None:
+                        active[key] += 1
+                    order[seq] = (-priority, due_at, seq)
+                    got += 1
+                taken[queue] += got
+                return got
+
+            unpaused = json.dumps([q for q in queues if q not in paused])
+            fill(
+                [q for (q,) in conn.execute(with_work, (unpaused, now, wanted or -1))],
+                weights,
+                limit,
+                lambda plan: [take_from(queue, n) for queue, n in plan],
+            )
+            if tokens:  # rate-limited jobs were met: keep their buckets
+                conn.executemany(SAVE_BUCKET, [(k, t, now) for k, t in tokens.items()])
             lease = (token, now + lease_seconds, now, worker)
-            order = {seq: i for i, seq in enumerate(chosen)}
             rows: list[Any] = []
             for chunk in _chunks(list(order), 500):
                 marks = ", ".join("?" * len(chunk))
                 rows += conn.execute(take.format(marks=marks), (*lease, *chunk))
-            rows.sort(key=lambda row: order[row[0]])
+            rows.sort(key=lambda row: order[row[0]])  # priority, then age, across the queues
             return [_record(row) for row in rows]
 
         return await self._thread.run(claim)
@@ -992,16 +1011,6 @@ def _observe(record: JobRecord, now: float) -> JobRecord:
     if record.state is JobState.SCHEDULED and record.due_at <= now:
         record.state = JobState.QUEUED
     return record
-
-
-@dataclasses.dataclass
-class _Choice:
-    """What a claim takes: its jobs' seqs, in order; the tokens left in the rate buckets it
-    looked at; and whether it passed over a job its limits held back."""
-
-    seqs: list[int] = dataclasses.field(default_factory=list)
-    tokens: dict[str, float] = dataclasses.field(default_factory=dict)
-    held_back: bool = False
 
 
 def _record(row: Sequence[Any]) -> JobRecord:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import os
 import urllib.parse
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -29,6 +28,7 @@ from conveyor.dashboard.filters import FIELDS, BadFilter, JobQuery, parse
 from conveyor.dashboard.guard import form_of, user_of
 from conveyor.dashboard.site import NOTICE_COOKIE, Site, root_of
 from conveyor.job import JobRecord, JobState
+from conveyor.job_ids import new_id
 from conveyor.task import QUEUE_NAME, Signature
 
 BATCH = 100  # jobs acted on together, and named together on one audit line
@@ -195,7 +195,7 @@ class Actions:
         template = schedule.call.record
         record = dataclasses.replace(
             template,
-            id=os.urandom(16).hex(),
+            id=new_id(),
             headers={**template.headers, "cron_schedule": name, "run_by": f"dashboard:{user.name}"},
             delay=0.0,
         )

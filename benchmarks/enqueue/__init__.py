@@ -1,0 +1,1 @@
+"""`python -m benchmarks enqueue`: what one enqueue costs the caller, next to the floor."""

@@ -1,0 +1,1 @@
+"""An ARQ app that runs on conveyor with only its imports changed."""

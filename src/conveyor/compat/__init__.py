@@ -1,0 +1,1 @@
+"""Run code written for other job libraries on conveyor: `conveyor.compat.arq`."""

@@ -333,14 +333,15 @@ end
 
 -- the job under this lease, if the lease still holds: its queue, key and the fields
 -- state, lease_token, cancel_requested, result_ttl, attempts, priority, rseq, limit_key,
--- task, seq, history, worker, started_at
-local function held(id, token)
+-- task, seq, then the `extra` ones asked for (an ack reads the history it appends to; a
+-- heartbeat has no use for it)
+local function held(id, token, extra)
   local q = redis.call('HGET', P .. ':ids', id)
   if not q then return nil end
   local k = jkey(q, id)
   local f = redis.call('HMGET', k, 'state', 'lease_token', 'cancel_requested', 'result_ttl',
-                       'attempts', 'priority', 'rseq', 'limit_key', 'task', 'seq', 'history',
-                       'worker', 'started_at')
+                       'attempts', 'priority', 'rseq', 'limit_key', 'task', 'seq',
+                       unpack(extra or {}))
   if f[1] ~= 'active' or f[2] ~= token then return nil end
   return q, k, f
 end
@@ -725,7 +726,7 @@ local out = {}
 for i = 1, #ARGV do
   local a = cjson.decode(ARGV[i])
   local id, state, result, err, retry_in = a[1], a[3], a[4], a[5], tonumber(a[6])
-  local q, k, f = held(id, a[2])
+  local q, k, f = held(id, a[2], {'history', 'worker', 'started_at'})
   if q then
     local key = qkey(q, string.format('outcomes:%d', hour))
     local field = string.format('%d %s %s', minute, OUTCOME[state], f[9] or '')

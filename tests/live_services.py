@@ -100,14 +100,16 @@ class RedisServer:
     second or two of acknowledged writes when a crash meets a slow disk.
     """
 
-    def __init__(self, directory: Path, *, fsync: str = "everysec") -> None:
+    def __init__(self, directory: Path, *, fsync: str = "everysec", cluster: bool = False) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             missing("redis-server", "not on PATH", problem="is not installed")
         self.binary = binary
         self.directory = directory
         self.fsync = fsync
+        self.cluster = cluster
         self.port = _free_port()
+        self.bus_port = _free_port()  # a cluster node's own port for the other nodes
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
         directory.mkdir(parents=True, exist_ok=True)
@@ -133,6 +135,11 @@ class RedisServer:
             str(self.directory), "--appendonly", "yes", "--appendfsync", self.fsync,
             "--save", "", "--logfile", str(self.log),
         ]  # fmt: skip
+        if self.cluster:  # nodes.conf, in the directory, lets a restarted node rejoin
+            argv += [
+                "--cluster-enabled", "yes", "--cluster-port", str(self.bus_port),
+                "--cluster-node-timeout", "2000",
+            ]  # fmt: skip
         self.process = subprocess.Popen(argv, stdin=subprocess.DEVNULL)
         self.starts += 1
         deadline = time.monotonic() + timeout
@@ -165,6 +172,89 @@ class RedisServer:
     def close(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.kill()
+
+
+class RedisClusterServers:
+    """A private Redis Cluster on loopback: `masters` RedisServers in cluster mode (AOF on,
+    no replicas), the hash slots shared evenly between them. A node killed and started
+    again rejoins from its nodes.conf and reloads its AOF, and the cluster is whole again.
+    """
+
+    def __init__(self, directory: Path, *, masters: int = 3, fsync: str = "everysec") -> None:
+        self.nodes = [
+            RedisServer(directory / f"node{i}", fsync=fsync, cluster=True) for i in range(masters)
+        ]
+
+    @property
+    def url(self) -> str:
+        """The URL of one node, as a user would give it."""
+        return self.nodes[0].url
+
+    def start(self, timeout: float = 30.0) -> None:
+        for node in self.nodes:
+            node.start()
+        step = 16384 // len(self.nodes)
+        for i, node in enumerate(self.nodes):
+            last = 16383 if i == len(self.nodes) - 1 else (i + 1) * step - 1
+            with node.client() as client:
+                client.execute_command("CLUSTER", "ADDSLOTSRANGE", i * step, last)
+                for other in self.nodes:
+                    client.execute_command(
+                        "CLUSTER", "MEET", "127.0.0.1", other.port, other.bus_port
+                    )
+        self.wait_until_whole(timeout)
+
+    def wait_until_whole(self, timeout: float = 30.0) -> None:
+        """Wait until every node answers that the cluster is ok and knows every other."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if all(self._whole(node) for node in self.nodes):
+                    return
+            except redis.exceptions.RedisError:
+                pass
+            if time.monotonic() > deadline:
+                tails = "\n".join(node.tail(5) for node in self.nodes)
+                raise RuntimeError(f"the Redis Cluster was not whole in {timeout:g} s:\n{tails}")
+            time.sleep(0.05)
+
+    def _whole(self, node: RedisServer) -> bool:
+        with node.client() as client:
+            info = client.execute_command("CLUSTER", "INFO")
+            text = info.decode() if isinstance(info, bytes) else str(info)
+            return "cluster_state:ok" in text and f"cluster_known_nodes:{len(self.nodes)}" in text
+
+    def node_of(self, key: str) -> RedisServer:
+        """The master that holds `key`'s slot."""
+        with self.nodes[0].client() as client:
+            slot = int(client.execute_command("CLUSTER", "KEYSLOT", key))
+        step = 16384 // len(self.nodes)
+        return self.nodes[min(slot // step, len(self.nodes) - 1)]
+
+    def close(self) -> None:
+        for node in self.nodes:
+            node.close()
+
+
+_shared_cluster: list[RedisClusterServers] = []
+
+
+def shared_redis_cluster() -> RedisClusterServers:
+    """A Redis Cluster of 3 masters that the test run starts on first use and kills at its
+    end; tests keep apart by prefix."""
+    if not _shared_cluster:
+        directory = Path(tempfile.mkdtemp(prefix="conveyor-redis-cluster-"))
+        cluster = RedisClusterServers(directory)
+        atexit.register(shutil.rmtree, directory, ignore_errors=True)
+        atexit.register(cluster.close)
+        cluster.start()
+        _shared_cluster.append(cluster)
+    return _shared_cluster[0]
+
+
+def fresh_redis_cluster() -> str:
+    """A store of its own (a new prefix, so a slot of its own) on the shared cluster."""
+    return f"{shared_redis_cluster().url}?prefix=test-{os.getpid()}-{secrets.token_hex(4)}"
 
 
 class PostgresServer:

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from conveyor.backends import Backend, from_url
-from live_services import fresh_postgres, fresh_redis
+from live_services import fresh_postgres, fresh_redis, fresh_redis_cluster
 
-BACKENDS = ["memory", "sqlite", "redis", "postgres"]
+BACKENDS = ["memory", "sqlite", "redis", "redis-cluster", "postgres"]
 # the backends that enforce limits (JobRecord.limit_key); the others refuse a limited job
-WITH_LIMITS = ["memory", "sqlite", "redis", "postgres"]
+WITH_LIMITS = ["memory", "sqlite", "redis", "redis-cluster", "postgres"]
 
 
 def backend_url(name: str, tmp_path: Path) -> str:
@@ -27,6 +27,8 @@ def backend_url(name: str, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path}/jobs.db"
     if name == "redis":
         return fresh_redis()
+    if name == "redis-cluster":  # 3 masters on loopback, given one node's URL
+        return fresh_redis_cluster()
     raise LookupError(f"no contract URL for backend {name!r}")
 
 

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from live_services import RedisServer, fresh_postgres
+from live_services import RedisClusterServers, RedisServer, fresh_postgres
 
 from .harness import Harness
 
-BACKENDS = ["sqlite", "redis", "postgres"]
+BACKENDS = ["sqlite", "redis", "redis-cluster", "postgres"]
 
 
 @contextlib.contextmanager
@@ -30,6 +30,19 @@ def private_redis(directory: Path, *, fsync: str = "everysec") -> Iterator[Redis
         yield server
     finally:
         server.close()
+
+
+@contextlib.contextmanager
+def private_redis_cluster(
+    directory: Path, *, fsync: str = "everysec"
+) -> Iterator[RedisClusterServers]:
+    """A running private Redis Cluster of 3 masters, killed afterwards."""
+    cluster = RedisClusterServers(directory, fsync=fsync)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.close()
 
 
 @contextlib.asynccontextmanager
@@ -52,6 +65,10 @@ async def open_store(name: str, directory: Path) -> AsyncIterator[Harness]:
     elif name == "redis":
         with private_redis(directory / "redis") as server:
             async with open_harness(directory, server.url) as harness:
+                yield harness
+    elif name == "redis-cluster":  # 3 masters on loopback, given one node's URL
+        with private_redis_cluster(directory / "redis-cluster") as cluster:
+            async with open_harness(directory, cluster.url) as harness:
                 yield harness
     elif name == "postgres":  # a fresh schema of the shared server, dropped afterwards
         with fresh_postgres() as url:

@@ -85,6 +85,6 @@ def _sqlite(backend: SQLiteBackend) -> contextlib.closing[sqlite3.Connection]:
 
 
 def _redis_key(client: redis.Redis, backend: RedisBackend, job_id: str) -> str:
-    queue: Any = client.hget(f"{backend.prefix}:ids", job_id)
+    queue: Any = client.hget(f"{backend.keyspace}:ids", job_id)
     assert queue is not None, f"no job {job_id} in Redis"
-    return f"{backend.prefix}:{{{queue.decode()}}}:job:{job_id}"
+    return f"{backend.keyspace}:{{{queue.decode()}}}:job:{job_id}"

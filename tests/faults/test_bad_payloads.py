@@ -13,6 +13,7 @@ import signal
 import sqlite3
 import urllib.parse
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -66,8 +67,13 @@ def overwrite(harness: Harness, job_id: str, fields: dict[str, str | bytes]) -> 
                 [*fields.values(), job_id],
             ).rowcount
     elif scheme == "redis":
-        key = f"{DEFAULT_PREFIX}:{{default}}:job:{job_id}"
-        with redis.Redis.from_url(url) as client:
+        # on a cluster, the store's keys share the hash tag {prefix}
+        with redis.Redis.from_url(url) as probe:
+            cluster = bool(probe.info("cluster").get("cluster_enabled"))
+        keyspace = f"{{{DEFAULT_PREFIX}}}" if cluster else DEFAULT_PREFIX
+        key = f"{keyspace}:{{default}}:job:{job_id}"
+        client: Any = redis.RedisCluster.from_url(url) if cluster else redis.Redis.from_url(url)
+        with client:
             assert client.exists(key), f"no hash {key}: the Redis key layout changed"
             client.hset(key, mapping=dict(fields))
             changed = 1

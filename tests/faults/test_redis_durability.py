@@ -10,16 +10,19 @@ fixture of every other fault test.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from conveyor.backends.redis_lua import DEFAULT_PREFIX
 from conveyor.job import JobState
 from live_services import RedisServer
 
-from .conftest import open_harness, private_redis
+from .conftest import open_harness, private_redis, private_redis_cluster
 from .harness import SWEEP_INTERVAL, Harness, Producer
 from .jobsapp import BRIEF_TTL
 from .oracle import classify, overlaps, started_before
@@ -51,7 +54,30 @@ async def all_succeeded(harness: Harness, count: int) -> bool:
     return await harness.count(JobState.SUCCEEDED) == count
 
 
-async def test_redis_killed_under_load_keeps_every_acknowledged_enqueue(tmp_path: Path) -> None:
+@contextlib.contextmanager
+def killable_redis(
+    kind: str, directory: Path
+) -> Iterator[tuple[str, RedisServer, Callable[[], None]]]:
+    """A Redis with `appendfsync always`: its URL, the server to kill (on a cluster, the
+    master of the store's slot) and how to start it again (a cluster: until it is whole)."""
+    if kind == "single":
+        with private_redis(directory, fsync="always") as server:
+            yield server.url, server, server.start
+        return
+    with private_redis_cluster(directory, fsync="always") as cluster:
+        master = cluster.node_of(f"{{{DEFAULT_PREFIX}}}")
+
+        def restart() -> None:
+            master.start()
+            cluster.wait_until_whole()
+
+        yield cluster.url, master, restart
+
+
+@pytest.mark.parametrize("kind", ["single", "cluster"])
+async def test_redis_killed_under_load_keeps_every_acknowledged_enqueue(
+    tmp_path: Path, kind: str
+) -> None:
     """Reliability #6: with `appendfsync always`, a SIGKILLed Redis loses no acknowledged job.
 
     A producer enqueues jobs one by one while a worker runs them; Redis is killed mid-stream
@@ -59,11 +85,13 @@ async def test_redis_killed_under_load_keeps_every_acknowledged_enqueue(tmp_path
     retries through the outage with the same job ids, the worker reconnects by itself, and
     every job whose enqueue returned is in the store and runs to the end. (A killed process
     loses nothing it wrote to the kernel; what `always` adds over `everysec`, surviving a
-    machine crash, is beyond what a test can stage.)
+    machine crash, is beyond what a test can stage.) On a Redis Cluster of 3 masters, given
+    one node's URL, the master that holds the store's slot is the one killed: it rejoins
+    from its nodes.conf, and the clients find it again by themselves.
     """
     total, outage = 3000, 1.0
-    with private_redis(tmp_path / "redis", fsync="always") as server:
-        async with open_harness(tmp_path, server.url) as harness:
+    with killable_redis(kind, tmp_path / "redis") as (url, server, restart):
+        async with open_harness(tmp_path, url) as harness:
             worker = harness.start_worker(concurrency=10, lease=LEASE, heartbeat=HEARTBEAT)
             await harness.started(worker)
             producer = harness.start_producer("retrying", total)
@@ -72,7 +100,7 @@ async def test_redis_killed_under_load_keeps_every_acknowledged_enqueue(tmp_path
                 server.kill()
                 acknowledged_at_kill = list(producer.acknowledged)
                 await asyncio.sleep(outage)
-                server.start()  # the same port and directory: the AOF is reloaded
+                restart()  # the same port and directory: the AOF is reloaded
                 restarted_ns = time.monotonic_ns()
                 # this process's pooled connection died with the server: use a fresh client
                 # (that a stale connection fails the next call is its own test, below)

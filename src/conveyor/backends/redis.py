@@ -9,6 +9,12 @@ worker and publishes it on the worker's own channel, so the job arrives with the
 
 redis-py clients belong to the event loop that made them; this backend keeps one client
 per loop, so the sync portal and an app's own loop can share one backend object.
+
+A server in cluster mode is found out when the store is first opened (`INFO cluster`), from
+the URL of any one node. The store then lives in one hash slot: every key name starts with
+`{prefix}`, so each script touches one slot, as Redis Cluster requires, and the scripts and
+their promises are those of a single server. Stores with different prefixes land on
+different slots, and so spread over the masters (see docs/redis-cluster.md).
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import time
 import urllib.parse
 import weakref
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from conveyor.backends import redis_lua
 from conveyor.backends.base import (
@@ -53,6 +59,7 @@ from conveyor.redact import redacted_url
 
 try:
     import redis.asyncio as aioredis
+    import redis.asyncio.cluster
     import redis.exceptions
     from redis.asyncio.client import PubSub
     from redis.asyncio.retry import Retry
@@ -85,6 +92,15 @@ CONFIRM_TIMEOUT = 10.0  # seconds Redis gets to confirm a subscription
 OFFER_MARGIN = 60.0
 SOCKET_TIMEOUT = 30.0  # seconds a command may wait for its answer (?socket_timeout=)
 CONNECT_TIMEOUT = 10.0  # seconds a connection may take (?socket_connect_timeout=)
+# what a cluster answers while a master of the store's slot is down or moving: the store
+# cannot be reached for now, as when a single server restarts
+_UNREACHABLE = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    redis.exceptions.ClusterDownError,
+    redis.exceptions.TryAgainError,
+    redis.exceptions.RedisClusterException,
+)
 
 
 class RedisBackend(Backend):
@@ -118,6 +134,11 @@ class RedisBackend(Backend):
             )
         rest = urllib.parse.urlencode([(key, value) for key, value in query if key != "prefix"])
         self._client_url = urllib.parse.urlunsplit(parsed._replace(query=rest))
+        self._database = database
+        # whether the server is a cluster, known once the store is first opened; on a
+        # cluster every key of the store shares the hash tag `{prefix}`, so one slot
+        self.cluster: bool | None = None
+        self.keyspace = self.prefix
         self._lock = threading.Lock()
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = (
             weakref.WeakKeyDictionary()
@@ -140,19 +161,7 @@ class RedisBackend(Backend):
             client = self._clients.get(loop)
             if client is None:
                 try:
-                    client = aioredis.Redis.from_url(
-                        self._client_url,
-                        health_check_interval=30,
-                        socket_keepalive=True,
-                        # a command with no answer fails instead of hanging on a connection
-                        # a network cut silently (the URL's own values win)
-                        socket_timeout=SOCKET_TIMEOUT,
-                        socket_connect_timeout=CONNECT_TIMEOUT,
-                        # a pooled connection that died with a Redis restart is replaced,
-                        # not reported; every script is safe to run again (see redis_lua)
-                        retry=Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.5), 3),
-                        retry_on_error=[redis.exceptions.ConnectionError],
-                    )
+                    client = self._new_client()
                 except ValueError as exc:
                     raise ConfigurationError(f"bad Redis URL {self.where!r}: {exc}") from None
                 self._clients[loop] = client
@@ -162,20 +171,45 @@ class RedisBackend(Backend):
                     }
             return client
 
+    def _new_client(self) -> aioredis.Redis:
+        options: dict[str, Any] = {
+            "health_check_interval": 30,
+            "socket_keepalive": True,
+            # a command with no answer fails instead of hanging on a connection a network
+            # cut silently (the URL's own values win)
+            "socket_timeout": SOCKET_TIMEOUT,
+            "socket_connect_timeout": CONNECT_TIMEOUT,
+            # a pooled connection that died with a Redis restart is replaced, not reported;
+            # every script is safe to run again (see redis_lua)
+            "retry": Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.5), 3),
+        }
+        if not self.cluster:
+            options["retry_on_error"] = [redis.exceptions.ConnectionError]
+            return aioredis.Redis.from_url(self._client_url, **options)
+        # the cluster client finds the other nodes from this one, and follows the slot
+        # when a master is replaced; typed as the plain client, whose commands it shares
+        cluster: Any = redis.asyncio.cluster.RedisCluster.from_url(
+            _without_database(self._client_url), **options
+        )
+        return cast(aioredis.Redis, cluster)
+
     async def _run(self, name: str, args: Sequence[Any]) -> Any:
         client = self._client()
         wire = [_wire(a) if isinstance(a, str) else a for a in args]
         with self._reaching():
-            return await self._scripts[name](keys=[self.prefix], args=wire, client=client)
+            return await self._scripts[name](keys=[self.keyspace], args=wire, client=client)
 
     async def _run_each(self, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
         """Scripts, each with its arguments, sent in one round trip; their replies."""
         client = self._client()
+        if self.cluster:
+            # a cluster's pipeline refuses scripts: they go out side by side instead
+            return list(await asyncio.gather(*(self._run(name, args) for name, args in calls)))
         with self._reaching():
             async with client.pipeline(transaction=False) as pipe:
                 for name, args in calls:
                     wire = [_wire(a) if isinstance(a, str) else a for a in args]
-                    await self._scripts[name](keys=[self.prefix], args=wire, client=pipe)
+                    await self._scripts[name](keys=[self.keyspace], args=wire, client=pipe)
                 return await pipe.execute()
 
     async def _each_key(self, command: str, keys: Sequence[str]) -> list[Any]:
@@ -191,7 +225,7 @@ class RedisBackend(Backend):
     def _reaching(self) -> Iterator[None]:
         try:
             yield
-        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
+        except _UNREACHABLE as exc:
             raise BackendUnavailable(f"cannot reach Redis at {self.where}: {exc}") from exc
 
     async def open(self) -> None:
@@ -199,6 +233,8 @@ class RedisBackend(Backend):
         loop = asyncio.get_running_loop()
         if loop in self._opened:
             return
+        if self.cluster is None:
+            await self._find_out_cluster()
         client = self._client()
         try:
             await client.ping()
@@ -211,6 +247,32 @@ class RedisBackend(Backend):
             raise _open_failure(self.where, exc) from exc
         _checked_servers.add(self.url)
         _warn_about_settings(self.where, persistence, memory)
+
+    async def _find_out_cluster(self) -> None:
+        """Ask the URL's server whether it is a node of a cluster, once per store object."""
+        cluster = _cluster_servers.get(self._client_url)
+        if cluster is None:
+            # database 0: a cluster node refuses to select any other
+            probe = aioredis.Redis.from_url(
+                _without_database(self._client_url), socket_timeout=SOCKET_TIMEOUT,
+                socket_connect_timeout=CONNECT_TIMEOUT,
+            )  # fmt: skip
+            try:
+                info = await probe.info("cluster")
+            except redis.exceptions.RedisError as exc:
+                raise _open_failure(self.where, exc) from exc
+            finally:
+                await probe.aclose()
+            cluster = _cluster_servers[self._client_url] = bool(info.get("cluster_enabled"))
+        if cluster and self._database not in ("", "0"):
+            raise ConfigurationError(
+                f"bad Redis URL {self.where!r}: a Redis Cluster has only database 0, "
+                f"drop /{self._database} from the URL (use ?prefix= to keep stores apart)"
+            )
+        with self._lock:
+            self.cluster = cluster
+            self.keyspace = f"{{{self.prefix}}}" if cluster else self.prefix
+            self._clients = weakref.WeakKeyDictionary()  # made before it was known
 
     async def close(self) -> None:
         self._opened.discard(asyncio.get_running_loop())
@@ -404,7 +466,7 @@ class RedisBackend(Backend):
 
     async def _deregister_worker(self, name: str) -> None:
         with self._reaching():
-            await self._client().hdel(f"{self.prefix}:workers", _wire(name))
+            await self._client().hdel(f"{self.keyspace}:workers", _wire(name))
 
     async def _workers(self) -> list[WorkerInfo]:
         return [_worker(raw) for raw in await self._run("WORKERS", [])]
@@ -414,7 +476,7 @@ class RedisBackend(Backend):
 
     async def _paused_queues(self) -> frozenset[str]:
         queues = await self._queues()
-        flags = await self._each_key("EXISTS", [f"{self.prefix}:{{{q}}}:paused" for q in queues])
+        flags = await self._each_key("EXISTS", [f"{self.keyspace}:{{{q}}}:paused" for q in queues])
         return frozenset(queue for queue, flag in zip(queues, flags, strict=True) if flag)
 
     async def _outcome_counts(self, since: float) -> list[OutcomeCount]:
@@ -426,7 +488,7 @@ class RedisBackend(Backend):
         hours = range(int(start - start % 3600), int(now) + 1, 3600)
         keys = [(queue, hour) for queue in await self._queues() for hour in hours]
         replies = await self._each_key(
-            "HGETALL", [f"{self.prefix}:{{{queue}}}:outcomes:{hour}" for queue, hour in keys]
+            "HGETALL", [f"{self.keyspace}:{{{queue}}}:outcomes:{hour}" for queue, hour in keys]
         )
         counts = []
         for (queue, _), fields in zip(keys, replies, strict=True):
@@ -470,12 +532,28 @@ class RedisBackend(Backend):
         # one script for the chunk: the ids hash says each job's queue
         return int(await self._run("DELETE", list(job_ids)))
 
+    def _pubsub(self, **options: Any) -> PubSub:
+        """A connection for waiting on channels: on a cluster, to the master of the store's
+        slot, where the scripts count who listens (PUBSUB NUMSUB is a node's own count)."""
+        client: Any = self._client()
+        if not self.cluster:
+            return cast(PubSub, client.pubsub(**options))
+        with self._reaching():
+            node = client.get_node_from_key(self.keyspace)
+        return cast(PubSub, client.pubsub(node=node, **options))
+
     async def _now(self) -> float:
-        seconds, micros = await self._client().time()
+        client: Any = self._client()
+        with self._reaching():
+            if self.cluster:  # the clock the scripts read: that of the store's master
+                node = client.get_node_from_key(self.keyspace)
+                seconds, micros = await client.time(target_nodes=node)
+            else:
+                seconds, micros = await client.time()
         return float(seconds) + float(micros) / 1e6
 
     async def _queues(self) -> list[str]:
-        members = await self._client().smembers(f"{self.prefix}:queues")
+        members = await self._client().smembers(f"{self.keyspace}:queues")
         return sorted(m.decode() if isinstance(m, bytes) else m for m in members)
 
     # -- waiting without polling --------------------------------------------------------------
@@ -495,11 +573,11 @@ class RedisBackend(Backend):
     ) -> list[JobRecord]:
         idle = self._idle.setdefault(asyncio.get_running_loop(), [])
         # one connection per waiter, kept for the next wait; a fresh one only when none is free
-        pubsub = idle.pop() if idle else self._client().pubsub()
+        pubsub = idle.pop() if idle else self._pubsub()
         leaving = self._leaving.pop(pubsub, None)
         token = secrets.token_hex(8) if offer is not None else ""
-        hand = _wire(f"{self.prefix}:hand:{token}")
-        channels = [_wire(f"{self.prefix}:{{{q}}}:work") for q in queues]
+        hand = _wire(f"{self.keyspace}:hand:{token}")
+        channels = [_wire(f"{self.keyspace}:{{{q}}}:work") for q in queues]
         if offer is not None:
             channels.append(hand)
         worker, lease = offer or ("", 0.0)
@@ -554,13 +632,13 @@ class RedisBackend(Backend):
         """Take back an offer no job was seen to take; if an enqueue took it all the same,
         the job it published before (on its way, or read already and waiting)."""
         async with self._client().pipeline(transaction=False) as pipe:
-            pipe.delete(_wire(f"{self.prefix}:offer:{token}"))
+            pipe.delete(_wire(f"{self.keyspace}:offer:{token}"))
             for q in queues:
-                pipe.zrem(_wire(f"{self.prefix}:{{{q}}}:offers"), token)
+                pipe.zrem(_wire(f"{self.keyspace}:{{{q}}}:offers"), token)
             withdrawn, *_ = await pipe.execute()
         if withdrawn:
             return []
-        hand = _wire(f"{self.prefix}:hand:{token}")
+        hand = _wire(f"{self.keyspace}:hand:{token}")
         try:
             async with asyncio.timeout(CONFIRM_TIMEOUT):
                 while True:
@@ -572,9 +650,9 @@ class RedisBackend(Backend):
 
     @contextlib.asynccontextmanager
     async def watch_job(self, job_id: str, poll: float | None = None) -> AsyncIterator[JobWatch]:
-        pubsub = self._client().pubsub(ignore_subscribe_messages=True)
+        pubsub = self._pubsub(ignore_subscribe_messages=True)
         try:
-            await pubsub.subscribe(_wire(f"{self.prefix}:job:{job_id}"))
+            await pubsub.subscribe(_wire(f"{self.keyspace}:job:{job_id}"))
             yield _ChannelWatch(pubsub)
         except redis.exceptions.ConnectionError as exc:
             raise BackendUnavailable(f"cannot reach Redis at {self.where}: {exc}") from exc
@@ -633,6 +711,11 @@ def _ack_fields(ack: Ack) -> list[Any]:
     ]  # fmt: skip
 
 
+def _without_database(url: str) -> str:
+    parsed = urllib.parse.urlsplit(url)
+    return url if parsed.scheme == "unix" else urllib.parse.urlunsplit(parsed._replace(path=""))
+
+
 def _wire(text: str) -> bytes:
     """A string as Redis gets it: surrogates from undecodable bytes (file names, say) go
     back to those bytes; any other lone surrogate is written as an escape."""
@@ -643,6 +726,7 @@ def _wire(text: str) -> bytes:
 
 
 _checked_servers: set[str] = set()
+_cluster_servers: dict[str, bool] = {}  # whether the server at a URL is a cluster's node
 
 
 def _open_failure(where: str, exc: redis.exceptions.RedisError) -> BackendUnavailable:

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from pathlib import Path
 
 import pytest
 
 from conveyor.backends.base import Ack, JobFilter, Lease, WorkerInfo
 from conveyor.backends.redis import RedisBackend
-from conveyor.errors import ConfigurationError
+from conveyor.errors import BackendUnavailable, ConfigurationError
 from conveyor.job import JobState
 from live_services import RedisClusterServers, shared_redis_cluster
 
@@ -123,3 +124,25 @@ async def test_a_cluster_url_with_a_database_is_refused_in_one_line(
     message = str(caught.value)
     assert "\n" not in message
     assert "a Redis Cluster has only database 0, drop /9 from the URL" in message
+
+
+async def test_the_master_of_the_store_down_is_a_store_out_of_reach_until_it_is_back(
+    tmp_path: Path,
+) -> None:
+    cluster = RedisClusterServers(tmp_path / "cluster")
+    try:
+        cluster.start()
+        async with opened(store_url(cluster, "down")) as backend:
+            (stored,) = await backend.enqueue([job("q")])
+            master = cluster.node_of("{down}")
+            master.kill()
+            for read in (backend.counts(), backend.get(stored.record.id)):
+                with pytest.raises(BackendUnavailable, match=r"^cannot reach Redis at redis://"):
+                    await read
+            with pytest.raises(BackendUnavailable, match=r"^cannot reach Redis at redis://"):
+                await backend.enqueue([job("q")])
+            master.start()  # reloads its AOF
+            cluster.wait_until_whole()
+            assert (await backend.counts())["q"] == {JobState.QUEUED: 1}
+    finally:
+        cluster.close()

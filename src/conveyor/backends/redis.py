@@ -59,7 +59,6 @@ from conveyor.redact import redacted_url
 
 try:
     import redis.asyncio as aioredis
-    import redis.asyncio.cluster
     import redis.exceptions
     from redis.asyncio.client import PubSub
     from redis.asyncio.retry import Retry
@@ -188,7 +187,7 @@ class RedisBackend(Backend):
             return aioredis.Redis.from_url(self._client_url, **options)
         # the cluster client finds the other nodes from this one, and follows the slot
         # when a master is replaced; typed as the plain client, whose commands it shares
-        cluster: Any = redis.asyncio.cluster.RedisCluster.from_url(
+        cluster: Any = aioredis.RedisCluster.from_url(
             _without_database(self._client_url), **options
         )
         return cast(aioredis.Redis, cluster)
@@ -553,7 +552,8 @@ class RedisBackend(Backend):
         return float(seconds) + float(micros) / 1e6
 
     async def _queues(self) -> list[str]:
-        members = await self._client().smembers(f"{self.keyspace}:queues")
+        with self._reaching():
+            members = await self._client().smembers(f"{self.keyspace}:queues")
         return sorted(m.decode() if isinstance(m, bytes) else m for m in members)
 
     # -- waiting without polling --------------------------------------------------------------

@@ -1,9 +1,10 @@
 """The Lua scripts of the Redis backend: every state change is one script, one round trip.
 
 Key layout (all under the `conveyor:` prefix, or the one the URL's `?prefix=` names; `{Q}`
-is the queue's hash tag, so each queue's keys hash to one Redis Cluster slot). Redis Cluster
-is not supported yet: the scripts also touch the global keys at the end of this list, and
-declare no keys for routing.
+is the queue's hash tag). On a Redis Cluster the prefix is written `{conveyor}`: being the
+first hash tag of every key, it puts the whole store in one slot, so the scripts may touch the
+global keys at the end of this list. They get the prefix as their one declared key, which
+routes them to that slot.
 
     conveyor:{Q}:job:<id>    HASH   the job record
     conveyor:{Q}:ready       ZSET   due jobs; score (-priority) * 2^42 + sequence

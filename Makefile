@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 
 .PHONY: demo test lint typecheck pytest docs chromium bench bench-sqlite bench-redis bench-postgres \
-	bench-observability bench-sealing bench-dashboard bench-history bench-queues clean
+	bench-observability bench-sealing bench-dashboard bench-history bench-queues bench-cluster clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -105,6 +105,12 @@ bench-history: $(VENV)/.dev
 ## Redis and PostgreSQL (`make bench-queues QUEUES_ARGS=--quick`: 10k jobs, one repetition).
 bench-queues: $(VENV)/.dev
 	$(BIN)/python -m benchmarks queues $(QUEUES_ARGS)
+
+## A Redis Cluster of 3 masters beside a single Redis: a drain by one worker, single and bulk
+## enqueue, and 3 stores on 3 masters drained at once, as ratios cluster/single (about 5
+## minutes; `make bench-cluster CLUSTER_ARGS=--quick`: under a minute).
+bench-cluster: $(VENV)/.dev
+	$(BIN)/python -m benchmarks cluster $(CLUSTER_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache site

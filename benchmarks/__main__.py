@@ -1,5 +1,5 @@
 """`python -m benchmarks [sqlite|redis|postgres|enqueue|observability|sealing|dashboard|history|
-queues] ...`: one comparison per command.
+queues|processes-curve|cluster] ...`: one comparison per command.
 
 SQLite when no server is named."""
 
@@ -53,6 +53,11 @@ def main(argv: list[str]) -> None:
         from benchmarks.processes_curve.cli import main as processes_curve
 
         processes_curve(argv[1:])
+        return
+    if argv and argv[0] == "cluster":
+        from benchmarks.cluster.cli import main as cluster
+
+        cluster(argv[1:])
         return
     from benchmarks.sqlite import main as sqlite
 

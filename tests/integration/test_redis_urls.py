@@ -107,3 +107,13 @@ async def test_a_command_without_an_answer_fails_within_the_socket_timeout() -> 
                 await backend.open()
     finally:
         server.close()
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-1", "inf", "nan", ""])
+def test_a_bad_socket_timeout_is_refused_with_what_is_allowed(value: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        from_url(f"redis://127.0.0.1:6379/0?socket_timeout={value}")
+    assert str(caught.value) == (
+        f"bad Redis URL 'redis://127.0.0.1:6379/0?socket_timeout={value}': socket_timeout must "
+        f"be a number of seconds above 0, such as ?socket_timeout=30, got {value!r}"
+    )

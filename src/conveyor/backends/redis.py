@@ -89,7 +89,10 @@ CONFIRM_TIMEOUT = 10.0  # seconds Redis gets to confirm a subscription
 # seconds an idle worker's offer outlives its wait: it is withdrawn when the wait ends, and
 # one whose worker is gone is skipped (no one listens on its channel); this only sweeps it
 OFFER_MARGIN = 60.0
-SOCKET_TIMEOUT = 30.0  # seconds a command may wait for its answer (?socket_timeout=)
+# seconds a command may wait for its answer (?socket_timeout=), so a connection a network
+# cut silently fails the call instead of hanging it. Kept by this backend around each call,
+# not given to redis-py, whose own socket timeout starts a task for every command it sends.
+SOCKET_TIMEOUT = 30.0
 CONNECT_TIMEOUT = 10.0  # seconds a connection may take (?socket_connect_timeout=)
 # what a cluster answers while a master of the store's slot is down or moving: the store
 # cannot be reached for now, as when a single server restarts
@@ -99,6 +102,7 @@ _UNREACHABLE = (
     redis.exceptions.ClusterDownError,
     redis.exceptions.TryAgainError,
     redis.exceptions.RedisClusterException,
+    TimeoutError,  # no answer within the socket timeout
 )
 
 
@@ -131,7 +135,11 @@ class RedisBackend(Backend):
                 f"bad Redis URL {self.where!r}: the database after the port must be a number, "
                 f"such as redis://host:6379/0, got {database!r}"
             )
-        rest = urllib.parse.urlencode([(key, value) for key, value in query if key != "prefix"])
+        timeouts = [value for key, value in query if key == "socket_timeout"]
+        self._timeout = _timeout(self.where, timeouts[-1]) if timeouts else SOCKET_TIMEOUT
+        rest = urllib.parse.urlencode(
+            [(key, value) for key, value in query if key not in ("prefix", "socket_timeout")]
+        )
         self._client_url = urllib.parse.urlunsplit(parsed._replace(query=rest))
         self._database = database
         # whether the server is a cluster, known once the store is first opened; on a
@@ -174,10 +182,7 @@ class RedisBackend(Backend):
         options: dict[str, Any] = {
             "health_check_interval": 30,
             "socket_keepalive": True,
-            # a command with no answer fails instead of hanging on a connection a network
-            # cut silently (the URL's own values win)
-            "socket_timeout": SOCKET_TIMEOUT,
-            "socket_connect_timeout": CONNECT_TIMEOUT,
+            "socket_connect_timeout": CONNECT_TIMEOUT,  # the URL's own value wins
             # a pooled connection that died with a Redis restart is replaced, not reported;
             # every script is safe to run again (see redis_lua)
             "retry": Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.5), 3),
@@ -196,7 +201,8 @@ class RedisBackend(Backend):
         client = self._client()
         wire = [_wire(a) if isinstance(a, str) else a for a in args]
         with self._reaching():
-            return await self._scripts[name](keys=[self.keyspace], args=wire, client=client)
+            async with asyncio.timeout(self._timeout):
+                return await self._scripts[name](keys=[self.keyspace], args=wire, client=client)
 
     async def _run_each(self, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
         """Scripts, each with its arguments, sent in one round trip; their replies."""
@@ -204,28 +210,49 @@ class RedisBackend(Backend):
         if self.cluster:
             # a cluster's pipeline refuses scripts: they go out side by side instead
             return list(await asyncio.gather(*(self._run(name, args) for name, args in calls)))
-        with self._reaching():
-            async with client.pipeline(transaction=False) as pipe:
-                for name, args in calls:
-                    wire = [_wire(a) if isinstance(a, str) else a for a in args]
-                    await self._scripts[name](keys=[self.keyspace], args=wire, client=pipe)
-                return await pipe.execute()
+        async with self._calling(), client.pipeline(transaction=False) as pipe:
+            for name, args in calls:
+                wire = [_wire(a) if isinstance(a, str) else a for a in args]
+                await self._scripts[name](keys=[self.keyspace], args=wire, client=pipe)
+            return await pipe.execute()
 
     async def _each_key(self, command: str, keys: Sequence[str]) -> list[Any]:
         """One read command per key, in one round trip."""
         client = self._client()
-        with self._reaching():
-            async with client.pipeline(transaction=False) as pipe:
-                for key in keys:
-                    pipe.execute_command(command, _wire(key))
-                return await pipe.execute()
+        async with self._calling(), client.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.execute_command(command, _wire(key))
+            return await pipe.execute()
 
     @contextlib.contextmanager
     def _reaching(self) -> Iterator[None]:
         try:
             yield
         except _UNREACHABLE as exc:
-            raise BackendUnavailable(f"cannot reach Redis at {self.where}: {exc}") from exc
+            why = str(exc) or f"no answer in {self._timeout:g} s"
+            raise BackendUnavailable(f"cannot reach Redis at {self.where}: {why}") from exc
+
+    @contextlib.asynccontextmanager
+    async def _opening(self) -> AsyncIterator[None]:
+        """Around the first calls to a server: what went wrong, in one line that says what
+        to check."""
+        try:
+            async with asyncio.timeout(self._timeout):
+                yield
+        except redis.exceptions.RedisError as exc:
+            raise _open_failure(self.where, exc) from exc
+        except TimeoutError as exc:
+            raise BackendUnavailable(
+                f"cannot reach Redis at {self.where}: no answer in {self._timeout:g} s"
+            ) from exc
+
+    @contextlib.asynccontextmanager
+    async def _calling(self) -> AsyncIterator[None]:
+        """Around a call to Redis: no wait past the socket timeout, and its errors said as
+        the store being out of reach."""
+        with self._reaching():
+            async with asyncio.timeout(self._timeout):
+                yield
 
     async def open(self) -> None:
         # every enqueue passes here: a loop whose client answered once is open
@@ -235,15 +262,13 @@ class RedisBackend(Backend):
         if self.cluster is None:
             await self._find_out_cluster()
         client = self._client()
-        try:
+        async with self._opening():
             await client.ping()
             self._opened.add(loop)
             if self.url in _checked_servers or self.only_looking:
                 return
             persistence = await client.info("persistence")
             memory = await client.info("memory")
-        except redis.exceptions.RedisError as exc:
-            raise _open_failure(self.where, exc) from exc
         _checked_servers.add(self.url)
         _warn_about_settings(self.where, persistence, memory)
 
@@ -253,13 +278,11 @@ class RedisBackend(Backend):
         if cluster is None:
             # database 0: a cluster node refuses to select any other
             probe = aioredis.Redis.from_url(
-                _without_database(self._client_url), socket_timeout=SOCKET_TIMEOUT,
-                socket_connect_timeout=CONNECT_TIMEOUT,
-            )  # fmt: skip
+                _without_database(self._client_url), socket_connect_timeout=CONNECT_TIMEOUT
+            )
             try:
-                info = await probe.info("cluster")
-            except redis.exceptions.RedisError as exc:
-                raise _open_failure(self.where, exc) from exc
+                async with self._opening():
+                    info = await probe.info("cluster")
             finally:
                 await probe.aclose()
             cluster = _cluster_servers[self._client_url] = bool(info.get("cluster_enabled"))
@@ -464,7 +487,7 @@ class RedisBackend(Backend):
         await self._run("REGISTER_WORKER", [worker.name, entry, repr(float(ttl))])
 
     async def _deregister_worker(self, name: str) -> None:
-        with self._reaching():
+        async with self._calling():
             await self._client().hdel(f"{self.keyspace}:workers", _wire(name))
 
     async def _workers(self) -> list[WorkerInfo]:
@@ -543,7 +566,7 @@ class RedisBackend(Backend):
 
     async def _now(self) -> float:
         client: Any = self._client()
-        with self._reaching():
+        async with self._calling():
             if self.cluster:  # the clock the scripts read: that of the store's master
                 node = client.get_node_from_key(self.keyspace)
                 seconds, micros = await client.time(target_nodes=node)
@@ -552,7 +575,7 @@ class RedisBackend(Backend):
         return float(seconds) + float(micros) / 1e6
 
     async def _queues(self) -> list[str]:
-        with self._reaching():
+        async with self._calling():
             members = await self._client().smembers(f"{self.keyspace}:queues")
         return sorted(m.decode() if isinstance(m, bytes) else m for m in members)
 
@@ -631,7 +654,7 @@ class RedisBackend(Backend):
     async def _withdraw(self, pubsub: PubSub, token: str, queues: Sequence[str]) -> list[JobRecord]:
         """Take back an offer no job was seen to take; if an enqueue took it all the same,
         the job it published before (on its way, or read already and waiting)."""
-        async with self._client().pipeline(transaction=False) as pipe:
+        async with self._calling(), self._client().pipeline(transaction=False) as pipe:
             pipe.delete(_wire(f"{self.keyspace}:offer:{token}"))
             for q in queues:
                 pipe.zrem(_wire(f"{self.keyspace}:{{{q}}}:offers"), token)
@@ -709,6 +732,19 @@ def _ack_fields(ack: Ack) -> list[Any]:
         _error(ack.error), repr(ack.retry_in), [_fields(job) for job in ack.follow_ups],
         note_of(ack.error) or "",
     ]  # fmt: skip
+
+
+def _timeout(where: str, text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds < float("inf"):
+        raise ConfigurationError(
+            f"bad Redis URL {where!r}: socket_timeout must be a number of seconds above 0, "
+            f"such as ?socket_timeout=30, got {text!r}"
+        )
+    return seconds
 
 
 def _without_database(url: str) -> str:

@@ -1,0 +1,1 @@
+"""`python -m benchmarks cluster`: a Redis Cluster of three masters beside a single Redis."""

@@ -9,8 +9,6 @@ its servers have used so far. On the cluster, a store keeps its keys under the h
 from __future__ import annotations
 
 import dataclasses
-import shutil
-import subprocess
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -19,7 +17,7 @@ from typing import Any
 
 import redis
 
-from benchmarks.redis_bench.server import RedisServer, free_port
+from benchmarks.redis_bench.server import RedisServer
 
 SLOTS = 16384
 MASTERS = 3
@@ -60,54 +58,6 @@ def single_redis(folder: Path) -> Iterator[Side]:
         server.close()
 
 
-class ClusterNode:
-    """One master: redis-server in cluster mode on a free port, persistence off (the same
-    settings as the single server), its nodes.conf in `folder`."""
-
-    def __init__(self, folder: Path) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise RuntimeError("no redis-server on PATH: install Redis to run this benchmark")
-        folder.mkdir(parents=True)
-        self.port, self.bus_port = free_port(), free_port()
-        self.log = folder / "redis.log"
-        argv = [
-            binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-            "--appendonly", "no", "--dir", str(folder), "--logfile", str(self.log),
-            "--cluster-enabled", "yes", "--cluster-port", str(self.bus_port),
-            "--cluster-config-file", "nodes.conf",
-        ]  # fmt: skip
-        self.process = subprocess.Popen(argv, stdin=subprocess.DEVNULL)
-        self.client = redis.Redis(host="127.0.0.1", port=self.port, decode_responses=True)
-
-    def wait_until_up(self, timeout: float = 15.0) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"redis-server exited at start: {self.tail()}")
-            try:
-                if self.client.ping():
-                    return
-            except redis.exceptions.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-            time.sleep(0.02)
-
-    def tail(self, lines: int = 5) -> str:
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return "\n".join(text.splitlines()[-lines:]) or "(no log)"
-
-    def close(self) -> None:
-        self.client.close()
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
 @contextmanager
 def redis_cluster(folder: Path, masters: int = MASTERS) -> Iterator[Side]:
     """Start the masters, share the slots evenly between them, let them meet, and wait
@@ -115,11 +65,10 @@ def redis_cluster(folder: Path, masters: int = MASTERS) -> Iterator[Side]:
     with ExitStack() as stack:
         nodes = []
         for i in range(masters):
-            node = ClusterNode(folder / f"node{i}")
+            (folder / f"node{i}").mkdir(parents=True)
+            node = RedisServer(folder / f"node{i}", cluster=True)
             stack.callback(node.close)
             nodes.append(node)
-        for node in nodes:
-            node.wait_until_up()
         step = SLOTS // masters
         for i, node in enumerate(nodes):
             last = SLOTS - 1 if i == masters - 1 else (i + 1) * step - 1
@@ -134,7 +83,7 @@ def redis_cluster(folder: Path, masters: int = MASTERS) -> Iterator[Side]:
         yield Side("Redis Cluster", described, [node.client for node in nodes])
 
 
-def _wait_until_ok(nodes: Sequence[ClusterNode], timeout: float = 30.0) -> None:
+def _wait_until_ok(nodes: Sequence[RedisServer], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     whole = ("cluster_state:ok", f"cluster_known_nodes:{len(nodes)}")
     while True:

@@ -19,18 +19,22 @@ OVERHEAD = frozenset({"info", "flushall", "ping", "config|resetstat"})
 
 
 class RedisServer:
-    """redis-server on a free port, persistence off, its files in `folder`."""
+    """redis-server on a free port, persistence off, its files in `folder`; with `cluster`,
+    a node of a cluster yet to be formed (its nodes.conf in `folder` too)."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, cluster: bool = False) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("no redis-server on PATH: install Redis to run this benchmark")
         self.port = free_port()
+        self.bus_port = free_port()  # a cluster node's port for the other nodes
         self.log = folder / "redis.log"
         argv = [
             binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
             "--appendonly", "no", "--dir", str(folder), "--logfile", str(self.log),
         ]  # fmt: skip
+        if cluster:
+            argv += ["--cluster-enabled", "yes", "--cluster-port", str(self.bus_port)]
         self.process = subprocess.Popen(argv, stdin=subprocess.DEVNULL)
         self.client = redis.Redis(host="127.0.0.1", port=self.port, decode_responses=True)
         self._wait_until_up()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -21,28 +22,31 @@ from .harness import Harness
 BACKENDS = ["sqlite", "redis", "redis-cluster", "postgres"]
 
 
+Servers = TypeVar("Servers", RedisServer, RedisClusterServers)
+
+
 @contextlib.contextmanager
-def private_redis(directory: Path, *, fsync: str = "everysec") -> Iterator[RedisServer]:
-    """A running private Redis server, killed afterwards."""
-    server = RedisServer(directory, fsync=fsync)
+def running(servers: Servers) -> Iterator[Servers]:
+    """`servers` started, and killed afterwards."""
     try:
-        server.start()
-        yield server
+        servers.start()
+        yield servers
     finally:
-        server.close()
+        servers.close()
 
 
-@contextlib.contextmanager
+def private_redis(
+    directory: Path, *, fsync: str = "everysec"
+) -> contextlib.AbstractContextManager[RedisServer]:
+    """A running private Redis server, killed afterwards."""
+    return running(RedisServer(directory, fsync=fsync))
+
+
 def private_redis_cluster(
     directory: Path, *, fsync: str = "everysec"
-) -> Iterator[RedisClusterServers]:
+) -> contextlib.AbstractContextManager[RedisClusterServers]:
     """A running private Redis Cluster of 3 masters, killed afterwards."""
-    cluster = RedisClusterServers(directory, fsync=fsync)
-    try:
-        cluster.start()
-        yield cluster
-    finally:
-        cluster.close()
+    return running(RedisClusterServers(directory, fsync=fsync))
 
 
 @contextlib.asynccontextmanager

@@ -9,9 +9,7 @@ import os
 import threading
 import types
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
-from typing import Any, ParamSpec, Protocol, TypeVar, cast, overload
-
-from typing_extensions import Unpack
+from typing import Any, ParamSpec, Protocol, TypeVar, Unpack, cast, overload
 
 from conveyor.backends import Backend, from_url
 from conveyor.backends.base import Enqueued

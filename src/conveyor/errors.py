@@ -98,3 +98,12 @@ class Retry(Exception):
         self.delay = delay
         self.reason = reason
         super().__init__(reason or f"retry requested (delay={delay})")
+
+
+class ProcessTaskError(Exception):
+    """An exception raised by a task in a child process, carried back as text."""
+
+    def __init__(self, type_name: str, message: str, traceback_text: str) -> None:
+        super().__init__(message)
+        self.type_name = type_name
+        self.traceback_text = traceback_text

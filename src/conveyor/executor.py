@@ -6,16 +6,18 @@ import asyncio
 import contextvars
 import functools
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from conveyor.context import Context, Reporter
 from conveyor.errors import TaskTimeout
 from conveyor.job import JobRecord
-from conveyor.processes import ProcessPool
 from conveyor.soft_timeouts import soft_timeout_of, with_soft_timeout
 from conveyor.task import Task
 from conveyor.threads import DaemonThreadPool
 from conveyor.timeouts import within
+
+if TYPE_CHECKING:
+    from conveyor.processes import ProcessPool
 
 logger = logging.getLogger("conveyor.worker")
 
@@ -43,6 +45,9 @@ class Executor:
         soft_timeout = soft_timeout_of(record.headers) if record.headers else None
         if task.config.executor == "process":
             if self._processes is None:
+                # imported by the first process task: most workers never need it
+                from conveyor.processes import ProcessPool
+
                 self._processes = ProcessPool(self._process_count)
             return await self._processes.run(task, record, reporter, soft_timeout)
         if context is not None:

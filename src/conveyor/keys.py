@@ -6,8 +6,6 @@ telling anything about it, and a reader picks the one key to try instead of tryi
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Sequence
 
 from conveyor.errors import ConfigurationError
@@ -55,6 +53,9 @@ def checked_keys(keys: object, option: str, *, exact: bool) -> list[bytes]:
 
 def key_id(key: bytes, purpose: bytes) -> str:
     """8 hex characters that name `key` for one purpose, and reveal nothing of it."""
+    import hashlib  # once per key, and an app without keys never needs them
+    import hmac
+
     return hmac.new(key, b"conveyor key id: " + purpose, hashlib.sha256).hexdigest()[:8]
 
 

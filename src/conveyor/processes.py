@@ -34,7 +34,7 @@ import types
 from typing import TYPE_CHECKING, Any
 
 from conveyor.context import Context, Reporter
-from conveyor.errors import Retry, SerializationError
+from conveyor.errors import ProcessTaskError, Retry, SerializationError
 from conveyor.soft_timeouts import alarm
 from conveyor.timeouts import within
 
@@ -48,15 +48,6 @@ if TYPE_CHECKING:
 
 class TaskProcessDied(RuntimeError):
     """The child process running a task ended without an outcome (os._exit, a crash)."""
-
-
-class ProcessTaskError(Exception):
-    """An exception raised by a task in a child process, carried back as text."""
-
-    def __init__(self, type_name: str, message: str, traceback_text: str) -> None:
-        super().__init__(message)
-        self.type_name = type_name
-        self.traceback_text = traceback_text
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -11,12 +11,11 @@ from __future__ import annotations
 import base64
 import dataclasses
 import datetime
-import decimal
 import enum
+import functools
 import re
 import sys
 import urllib.parse
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -95,7 +94,7 @@ class Redactor:
             return self.plain(value.value, depth + 1)
         if isinstance(value, datetime.datetime | datetime.date | datetime.time):
             return value.isoformat()
-        if isinstance(value, uuid.UUID | decimal.Decimal | datetime.timedelta):
+        if isinstance(value, _shown_as_text()):
             return str(value)
         return repr(value)
 
@@ -125,6 +124,16 @@ class Redactor:
         if header in LATER_ARGUMENTS:  # hidden whole when a later step has a secret argument
             return f'"{SECRET_ARGS_HEADER}"' in value
         return self.is_secret_key(header)
+
+
+@functools.cache
+def _shown_as_text() -> tuple[type, ...]:
+    """The types shown by their str(): imported when a value is first shown, not by every
+    process that imports the redactor."""
+    import decimal
+    import uuid
+
+    return (uuid.UUID, decimal.Decimal, datetime.timedelta)
 
 
 WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")  # snake_case, kebab-case, camelCase

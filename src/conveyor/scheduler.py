@@ -17,16 +17,15 @@ import datetime
 import logging
 import math
 import re
-import zoneinfo
 from typing import TYPE_CHECKING, Any, Literal, TypedDict, get_args
-
-from cronsim import CronSim, CronSimError
 
 from conveyor.errors import ConfigurationError
 from conveyor.job import JobHandle
 from conveyor.task import Signature
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from conveyor.app import Conveyor
 
 logger = logging.getLogger("conveyor.scheduler")
@@ -71,7 +70,7 @@ class Schedule:
         # cronsim's reverse walk starts one second before the time it is given
         start = datetime.datetime.fromtimestamp(math.floor(now) + 1, self.timezone)
         try:
-            return int(next(CronSim(self.expression, start, reverse=True)).timestamp())
+            return int(next(_ticks(self.expression, start, reverse=True)).timestamp())
         except StopIteration:
             return None
 
@@ -79,7 +78,7 @@ class Schedule:
         """The first tick after `now`, None if the expression never fires again."""
         start = datetime.datetime.fromtimestamp(math.floor(now), self.timezone)
         try:
-            return int(next(CronSim(self.expression, start)).timestamp())
+            return int(next(_ticks(self.expression, start)).timestamp())
         except StopIteration:
             return None
 
@@ -147,8 +146,10 @@ def check_timing(
             f"{where}: {expression!r} is not a cron expression; give 5 fields (minute hour "
             "day-of-month month day-of-week, such as '*/5 * * * *') or 6 with seconds first"
         )
+    from cronsim import CronSimError
+
     try:
-        next(CronSim(expression, datetime.datetime.now(zone)))
+        next(_ticks(expression, datetime.datetime.now(zone)))
     except CronSimError as exc:
         raise ConfigurationError(f"{where}: bad cron expression {expression!r}: {exc}") from None
     except StopIteration:
@@ -156,9 +157,20 @@ def check_timing(
     return zone
 
 
+def _ticks(
+    expression: str, start: datetime.datetime, reverse: bool = False
+) -> Iterator[datetime.datetime]:
+    """The expression's ticks from `start`, forward or backward."""
+    from cronsim import CronSim  # a cached lookup; an app without schedules never loads it
+
+    return CronSim(expression, start, reverse=reverse)
+
+
 def _timezone(timezone: str | datetime.tzinfo, where: str) -> datetime.tzinfo:
     if isinstance(timezone, datetime.tzinfo):
         return timezone
+    import zoneinfo  # read once per schedule, and an app without one never needs it
+
     try:
         return zoneinfo.ZoneInfo(timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):

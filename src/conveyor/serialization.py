@@ -21,8 +21,6 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, get_args, get_origin, get_type_hints
 
-from typing_extensions import TypedDict
-
 from conveyor.errors import ConfigurationError, SerializationError
 from conveyor.secret_args import revealing
 
@@ -55,6 +53,15 @@ def _adapter(annotation: Any) -> pydantic.TypeAdapter[Any]:
     return pydantic.TypeAdapter(tuple[annotation], config=JSON_CONFIG)
 
 
+def _closed_shape(name: str, fields: dict[str, Any]) -> Any:
+    """The arguments as a closed TypedDict: a stored payload with an argument the function
+    lacks is refused. Made with the adapter, by which time pydantic has imported
+    typing_extensions (whose TypedDict takes `closed`) anyway."""
+    from typing_extensions import TypedDict
+
+    return TypedDict(name, fields, total=False, closed=True)  # type: ignore[operator]
+
+
 class ArgumentCodec:
     """Encodes bound arguments of one function to JSON bytes and back.
 
@@ -84,15 +91,15 @@ class ArgumentCodec:
             elif param.kind is inspect.Parameter.VAR_KEYWORD:
                 annotation = dict[str, annotation]  # type: ignore[valid-type]
             fields[name] = revealing(annotation)
-        # closed: a stored payload with an argument the function lacks is refused
-        self._shape = TypedDict(f"{func.__name__}_args", fields, total=False, closed=True)  # type: ignore[misc]
+        self._shape_name = f"{func.__name__}_args"
+        self._argument_types = fields
         self._fields = {name: ValueCodec(annotation) for name, annotation in fields.items()}
         if not all(_is_plain(annotation) for annotation in fields.values()):
             _ = self._adapter  # built now: an annotation pydantic cannot take fails here
 
     @functools.cached_property
     def _adapter(self) -> pydantic.TypeAdapter[Any]:
-        return _adapter(self._shape)
+        return _adapter(_closed_shape(self._shape_name, self._argument_types))
 
     def encode(self, arguments: Mapping[str, Any]) -> bytes:
         try:

@@ -18,11 +18,10 @@ from typing import (
     ParamSpec,
     TypedDict,
     TypeVar,
+    Unpack,
     cast,
     get_type_hints,
 )
-
-from typing_extensions import Unpack
 
 from conveyor.celery_calls import celery_call
 from conveyor.context import Context

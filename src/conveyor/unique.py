@@ -7,7 +7,6 @@ call share it. What releases the key is the backend's rule (see `JobRecord.uniqu
 from __future__ import annotations
 
 import datetime
-import hashlib
 from typing import Literal
 
 from conveyor.errors import ConfigurationError
@@ -33,6 +32,8 @@ def check_unique(unique: object, where: str) -> None:
 
 def make_unique(record: JobRecord, unique: Unique) -> None:
     """Give the record its unique key and the rule that releases it."""
+    import hashlib  # a cached lookup; a worker whose jobs are not unique never loads it
+
     digest = hashlib.sha256(record.payload).hexdigest()[:32]
     record.unique_key = f"{record.task}:{digest}"
     if isinstance(unique, datetime.timedelta):

@@ -15,7 +15,6 @@ import dataclasses
 import functools
 import logging
 import os
-import secrets
 import signal
 import socket
 import time
@@ -34,13 +33,18 @@ from conveyor.backends.base import (
     WorkerInfo,
 )
 from conveyor.context import Context
-from conveyor.errors import ConfigurationError, Retry, SerializationError, TaskTimeout
+from conveyor.errors import (
+    ConfigurationError,
+    ProcessTaskError,
+    Retry,
+    SerializationError,
+    TaskTimeout,
+)
 from conveyor.executor import Executor
 from conveyor.fair_share import Rotation, check_weights
 from conveyor.job import JobError, JobRecord, JobState
 from conveyor.log_fields import job_fields, reset_current_worker, set_current_worker
 from conveyor.middleware.base import Outcome
-from conveyor.processes import ProcessTaskError
 from conveyor.redact import redacted_url, scrubbed
 from conveyor.retry import is_retried, retry_delay
 from conveyor.scheduler import MAX_PAUSE, Scheduler
@@ -136,7 +140,7 @@ class Worker:
         self.max_recoveries = max_recoveries
         self.idle_poll = idle_poll
         self.scheduler = scheduler and not burst  # a burst worker ends before ticks matter
-        self.name = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(2)}"
+        self.name = f"{socket.gethostname()}:{os.getpid()}:{os.urandom(2).hex()}"
         self.state = types.SimpleNamespace()
         self.processed = 0
         self._claims_left = max_jobs  # None: no limit; 0: retiring, claims nothing more

@@ -1,6 +1,7 @@
 """An idle worker process imports what running jobs on its store needs, and nothing else:
 not the CLI's table printing, not the dashboard, metrics or tracing it was not asked for,
-not the client of another store, not pydantic before a job needs it."""
+not the client of another store, not pydantic before a job needs it, not what cron
+schedules, unique jobs, signing or process tasks need in an app that has none."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from live_services import fresh_redis
+from live_services import fresh_postgres, fresh_redis
 
 APP_SOURCE = """\
 import sys
@@ -42,10 +43,23 @@ NEVER_IDLE = {
     "pythonjsonlogger",  # text logs
     "multiprocessing",  # no executor="process" task has run
     "pydantic",  # the task's plain arguments need it only once a job comes
+    "typing_extensions",  # with pydantic, for the arguments' closed TypedDict
+    "cronsim",  # no cron schedule
+    "zoneinfo",
+    "decimal",  # shown by the redactor only when a value is one
+    "hashlib",  # no unique job, no signing or encryption keys
+    "hmac",
+    "conveyor.processes",  # no executor="process" task has run
 }
 STORE_CLIENTS = {"sqlite": "sqlite3", "redis": "redis", "postgresql": "psycopg"}
-# what a store's client imports of its own accord: redis-py 8 its OpenTelemetry hooks
-CLIENTS_OWN = {"sqlite": set(), "redis": {"opentelemetry"}}
+# what a store's client imports of its own accord: redis-py 8 its OpenTelemetry hooks (when
+# installed, with typing_extensions) and hashlib (script digests), psycopg the types it
+# adapts; and what the Redis store uses itself: secrets (and so hmac) for its lease tokens
+CLIENTS_OWN = {
+    "sqlite": set(),
+    "redis": {"opentelemetry", "typing_extensions", "hashlib", "hmac"},
+    "postgresql": {"typing_extensions", "decimal", "zoneinfo"},
+}
 
 
 def idle_worker_modules(folder: Path, url: str) -> set[str]:
@@ -68,10 +82,14 @@ def top_level(modules: set[str]) -> set[str]:
     return modules | {name.split(".")[0] for name in modules}
 
 
-@pytest.mark.parametrize("store", ["sqlite", "redis"])
+@pytest.mark.parametrize("store", ["sqlite", "redis", "postgresql"])
 def test_an_idle_worker_leaves_out_what_it_does_not_use(store: str, tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/jobs.db" if store == "sqlite" else fresh_redis()
-    imported = top_level(idle_worker_modules(tmp_path, url))
+    if store == "postgresql":
+        with fresh_postgres() as url:
+            imported = top_level(idle_worker_modules(tmp_path, url))
+    else:
+        url = f"sqlite:///{tmp_path}/jobs.db" if store == "sqlite" else fresh_redis()
+        imported = top_level(idle_worker_modules(tmp_path, url))
 
     assert "conveyor.worker" in imported
     assert STORE_CLIENTS[store] in imported

@@ -33,8 +33,8 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import re
-import secrets
 import threading
 import time
 import urllib.parse
@@ -256,9 +256,10 @@ class PostgresBackend(Backend):
         lease_seconds: float,
         weights: Mapping[str, int],
     ) -> list[JobRecord]:
+        # os.urandom is what secrets reads, without secrets' imports of hmac and hashlib
         params = {
             "queues": queues, "limit": limit, "depth": limit, "worker": worker,
-            "token": secrets.token_hex(8), "lease": lease_seconds,
+            "token": os.urandom(8).hex(), "lease": lease_seconds,
             "events": self.sql.events_channel,
         }  # fmt: skip
         rows: list[Row] = []

@@ -7,9 +7,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from celery import Celery
+from redis import Redis
 
 from benchmarks import completions
-from benchmarks.peers.harness import Peer
+from benchmarks.peers.harness import COUNTER, Peer
 
 QUEUE = "bench"
 
@@ -18,14 +19,23 @@ def record(index: int, sent: float) -> None:
     completions.record(index, sent)
 
 
-def make(url: str) -> tuple[Celery, Any]:
+def make(url: str, one_call: bool = False) -> tuple[Celery, Any]:
+    """The app, and the task the producer sends: a no-op, or one that makes one call."""
     app = Celery("bench", broker=url)
     app.conf.update(
         task_default_queue=QUEUE,
         worker_hijack_root_logger=False,
         broker_connection_retry_on_startup=True,
     )
-    return app, app.task(name="bench.record", ignore_result=True)(record)
+    client = Redis.from_url(url)  # the jobs' own, for the process; thread-safe, lazy
+
+    def call_then_record(index: int, sent: float) -> None:
+        client.incr(COUNTER)
+        completions.record(index, sent)
+
+    noop = app.task(name="bench.record", ignore_result=True)(record)
+    called = app.task(name="bench.call_then_record", ignore_result=True)(call_then_record)
+    return app, called if one_call else noop
 
 
 class Producer:
@@ -40,8 +50,8 @@ class Producer:
 
 
 @asynccontextmanager
-async def producer(url: str) -> AsyncIterator[Producer]:
-    app, task = make(url)
+async def producer(url: str, one_call: bool) -> AsyncIterator[Producer]:
+    app, task = make(url, one_call)
     try:
         yield Producer(task)
     finally:
@@ -68,7 +78,8 @@ def settings(concurrency: int) -> list[str]:
         f"`--pool=threads --concurrency={concurrency}` in one process (prefork would run "
         "one process per slot); gossip, mingle and heartbeat off; no result backend",
         "acknowledges *before* the job runs (celery's default, `acks_late=False`): "
-        "at-most-once, not comparable to the others' at-least-once; no bulk enqueue API",
+        "at-most-once, not comparable to the others' at-least-once; no bulk enqueue API; "
+        "one call: a sync redis-py client made with the app, once per process",
     ]
 
 

@@ -9,9 +9,10 @@ from typing import Any
 
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
+from redis import Redis
 
 from benchmarks import completions
-from benchmarks.peers.harness import Peer, stop_on_signal
+from benchmarks.peers.harness import COUNTER, Peer, stop_on_signal
 
 QUEUE = "bench"
 
@@ -20,10 +21,21 @@ def record(index: int, sent: float) -> None:
     completions.record(index, sent)
 
 
-def make(url: str) -> tuple[RedisBroker, Any]:
+def make(url: str, one_call: bool = False) -> tuple[RedisBroker, Any]:
+    """The broker, and the actor the producer sends: a no-op, or one that makes one call."""
     broker = RedisBroker(url=url)
     dramatiq.set_broker(broker)
-    return broker, dramatiq.actor(record, actor_name="record", queue_name=QUEUE, broker=broker)
+    client = Redis.from_url(url)  # the jobs' own, for the process; thread-safe, lazy
+
+    def call_then_record(index: int, sent: float) -> None:
+        client.incr(COUNTER)
+        completions.record(index, sent)
+
+    noop = dramatiq.actor(record, actor_name="record", queue_name=QUEUE, broker=broker)
+    called = dramatiq.actor(
+        call_then_record, actor_name="call_then_record", queue_name=QUEUE, broker=broker
+    )
+    return broker, called if one_call else noop
 
 
 class Producer:
@@ -38,8 +50,8 @@ class Producer:
 
 
 @asynccontextmanager
-async def producer(url: str) -> AsyncIterator[Producer]:
-    broker, actor = make(url)
+async def producer(url: str, one_call: bool) -> AsyncIterator[Producer]:
+    broker, actor = make(url, one_call)
     try:
         yield Producer(actor.send)
     finally:
@@ -61,7 +73,8 @@ def settings(concurrency: int) -> list[str]:
     return [
         f"`Worker(broker, worker_threads={concurrency})` in one process (the nearest "
         "equivalent of async concurrency); default middleware, prefetch 2 per thread",
-        "acknowledges after the job runs; no bulk enqueue API",
+        "acknowledges after the job runs; no bulk enqueue API; one call: a sync redis-py "
+        "client made with the broker, once per process",
     ]
 
 

@@ -7,7 +7,7 @@ reads it. `describe` also installs the system's schema where it has one (Postgre
 
     python -m benchmarks.peers NAME describe --url URL
     python -m benchmarks.peers NAME enqueue  --url URL --n N --cap S [--bulk]
-    python -m benchmarks.peers NAME prefill  --url URL --n N
+    python -m benchmarks.peers NAME prefill  --url URL --n N [--one-call]
     python -m benchmarks.peers NAME latency  --url URL --n N --log PATH --interval S ...
     python -m benchmarks.peers NAME work     --url URL --log PATH --concurrency C
 """
@@ -36,6 +36,12 @@ BULK_BATCH = 1000  # jobs per bulk call
 PREFILL_PRODUCERS = 20  # concurrent enqueues when filling a queue without a bulk API
 UNAVAILABLE_EXIT = 3
 
+# What a one-call job does before it records itself: one round trip of its own to the server,
+# on a client its worker process made once (each peer makes it the way its framework says).
+COUNTER = "bench:one-call"  # the Redis key each job INCRs
+STATEMENT = "SELECT 1"  # the SQL each job runs
+AUTOCOMMIT = {"autocommit": True}  # its pool's connections: no BEGIN/COMMIT, one round trip
+
 
 class Unavailable(Exception):
     """The system cannot run here: conveyor's backend not written yet, a module missing."""
@@ -57,7 +63,8 @@ class Peer:
 
     distributions: tuple[str, ...]  # whose installed versions the report prints
     settings: Callable[[int], list[str]]  # concurrency -> how it is configured, in words
-    producer: Callable[[str], AbstractAsyncContextManager[Producer]]  # url -> client
+    # url, one_call -> a client whose jobs are no-ops, or each make one call of their own
+    producer: Callable[[str, bool], AbstractAsyncContextManager[Producer]]
     work: Callable[[str, int], None]  # url, concurrency: run one worker until SIGTERM
     bulk_api: str | None = None  # the bulk enqueue call, None when there is none
     install: Callable[[str], Awaitable[None]] | None = None  # url: its schema, into a new db
@@ -91,7 +98,7 @@ async def describe(peer: Peer, url: str, concurrency: int) -> dict[str, Any]:
     """Versions and settings, after installing its schema; connecting proves it can run here."""
     if peer.install is not None:
         await peer.install(url)
-    async with peer.producer(url):
+    async with peer.producer(url, False):
         pass
     scheme = url.partition("://")[0]
     return {
@@ -104,7 +111,7 @@ async def describe(peer: Peer, url: str, concurrency: int) -> dict[str, Any]:
 async def enqueue(peer: Peer, url: str, n: int, cap: float, bulk: bool) -> Rate:
     """N jobs, one call at a time or by the bulk API, after a warm-up; stops at the cap."""
     deadline = time.monotonic() + cap
-    async with peer.producer(url) as producer:
+    async with peer.producer(url, False) as producer:
         if bulk:
             await producer.enqueue_bulk([(-1, time.time()) for _ in range(WARMUP)])
         else:
@@ -128,9 +135,9 @@ async def enqueue(peer: Peer, url: str, n: int, cap: float, bulk: bool) -> Rate:
         return Rate(done, n, time.perf_counter() - start)
 
 
-async def prefill(peer: Peer, url: str, n: int) -> dict[str, Any]:
+async def prefill(peer: Peer, url: str, n: int, one_call: bool) -> dict[str, Any]:
     """Setup for the drain, not timed: the quickest way each system offers."""
-    async with peer.producer(url) as producer:
+    async with peer.producer(url, one_call) as producer:
         if peer.bulk_api:
             for first in range(0, n, BULK_BATCH):
                 batch = range(first, min(first + BULK_BATCH, n))
@@ -156,7 +163,7 @@ async def latency(
     start times. Sending from here keeps the connection warm between the two phases.
     """
     seen = CompletionLog(log)
-    async with peer.producer(url) as producer:
+    async with peer.producer(url, False) as producer:
         await producer.enqueue(-1, time.time())
         if await asyncio.to_thread(seen.wait_for, 1, time.monotonic() + boot_cap, _true) < 1:
             return {"sent": 0, "error": f"no warm-up job ran within {boot_cap:g} s"}
@@ -198,7 +205,7 @@ async def _run(args: argparse.Namespace, peer: Peer) -> dict[str, Any]:
     if args.command == "enqueue":
         return dataclasses.asdict(await enqueue(peer, args.url, args.n, args.cap, args.bulk))
     if args.command == "prefill":
-        return await prefill(peer, args.url, args.n)
+        return await prefill(peer, args.url, args.n, args.one_call)
     return await latency(
         peer, args.url, args.n, Path(args.log), args.interval, args.settle, args.boot_cap
     )
@@ -212,6 +219,7 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--n", type=int, default=0)
     parser.add_argument("--cap", type=float, default=60.0)
     parser.add_argument("--bulk", action="store_true")
+    parser.add_argument("--one-call", action="store_true", help="prefill: one-call jobs")
     parser.add_argument("--log", help="the completion log (work, latency)")
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--interval", type=float, default=0.005)

@@ -9,11 +9,12 @@ from contextlib import asynccontextmanager
 
 import asyncpg
 from pgqueuer import Job, Queries, QueueManager
+from psycopg_pool import AsyncConnectionPool
 
 from benchmarks import completions
-from benchmarks.peers.harness import Peer
+from benchmarks.peers.harness import AUTOCOMMIT, STATEMENT, Peer
 
-ENTRYPOINT = "record"
+ENTRYPOINT, ONE_CALL = "record", "call_then_record"
 
 
 def payload(index: int, sent: float) -> bytes:
@@ -26,23 +27,24 @@ async def record(job: Job) -> None:
 
 
 class Producer:
-    def __init__(self, queries: Queries) -> None:
-        self.queries = queries
+    def __init__(self, queries: Queries, entrypoint: str) -> None:
+        self.queries, self.entrypoint = queries, entrypoint
 
     async def enqueue(self, index: int, sent: float) -> None:
-        await self.queries.enqueue(ENTRYPOINT, payload(index, sent))
+        await self.queries.enqueue(self.entrypoint, payload(index, sent))
 
     async def enqueue_bulk(self, jobs: Sequence[tuple[int, float]]) -> None:
         await self.queries.enqueue(
-            [ENTRYPOINT] * len(jobs), [payload(i, s) for i, s in jobs], [0] * len(jobs)
+            [self.entrypoint] * len(jobs), [payload(i, s) for i, s in jobs], [0] * len(jobs)
         )
 
 
 @asynccontextmanager
-async def producer(url: str) -> AsyncIterator[Producer]:
+async def producer(url: str, one_call: bool) -> AsyncIterator[Producer]:
     connection = await asyncpg.connect(url)
     try:
-        yield Producer(Queries.from_asyncpg_connection(connection))
+        queries = Queries.from_asyncpg_connection(connection)
+        yield Producer(queries, ONE_CALL if one_call else ENTRYPOINT)
     finally:
         await connection.close()
 
@@ -58,14 +60,27 @@ async def install(url: str) -> None:
 def work(url: str, concurrency: int) -> None:
     async def run() -> None:
         connection = await asyncpg.connect(url)
-        manager = QueueManager(Queries.from_asyncpg_connection(connection))
+        # the jobs' own pool (psycopg, as the other systems' jobs use), in pgqueuer's resources
+        pool = AsyncConnectionPool(url, open=False, kwargs=AUTOCOMMIT)
+        await pool.open()
+        queries = Queries.from_asyncpg_connection(connection)
+        manager = QueueManager(queries, resources={"pool": pool})
+
+        async def call_then_record(job: Job) -> None:
+            own: AsyncConnectionPool = manager.get_context(job.id).resources["pool"]
+            async with own.connection() as conn:
+                await conn.execute(STATEMENT)
+            await record(job)
+
         manager.entrypoint(ENTRYPOINT)(record)
+        manager.entrypoint(ONE_CALL)(call_then_record)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, manager.shutdown.set)
         try:
             await manager.run(max_concurrent_tasks=concurrency)
         finally:
+            await pool.close()
             await connection.close()
 
     asyncio.run(run())
@@ -77,12 +92,13 @@ def settings(concurrency: int) -> list[str]:
         "other options at their defaults (batch_size 10, completions buffered by 10); "
         "bulk: `Queries.enqueue` with lists",
         "acknowledges after the job runs (a picked job whose heartbeat stops is picked "
-        "again after 30 s): at-least-once",
+        "again after 30 s): at-least-once; one call: a psycopg pool (default size, autocommit) in "
+        "`QueueManager(resources=...)`, read through `manager.get_context(job.id)`",
     ]
 
 
 PEER = Peer(
-    distributions=("pgqueuer", "asyncpg"),
+    distributions=("pgqueuer", "asyncpg", "psycopg", "psycopg-pool"),
     settings=settings,
     producer=producer,
     work=work,

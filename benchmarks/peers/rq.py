@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
 from redis import Redis
-from rq import Queue, Worker
+from rq import Queue, Worker, get_current_job
 
 from benchmarks import completions
-from benchmarks.peers.harness import Peer
+from benchmarks.peers.harness import COUNTER, Peer
 
 QUEUE = "bench"
 
@@ -18,22 +18,32 @@ def record(index: int, sent: float) -> None:
     completions.record(index, sent)
 
 
+def call_then_record(index: int, sent: float) -> None:
+    # the work horse's own connection: a client made in the worker would not survive the fork
+    job = get_current_job()
+    assert job is not None
+    job.connection.incr(COUNTER)
+    completions.record(index, sent)
+
+
 class Producer:
-    def __init__(self, queue: Queue) -> None:
-        self.queue = queue
+    def __init__(self, queue: Queue, function: Callable[[int, float], None]) -> None:
+        self.queue, self.function = queue, function
 
     async def enqueue(self, index: int, sent: float) -> None:
-        self.queue.enqueue(record, index, sent)  # a blocking call: rq is synchronous
+        self.queue.enqueue(self.function, index, sent)  # a blocking call: rq is synchronous
 
     async def enqueue_bulk(self, jobs: Sequence[tuple[int, float]]) -> None:
-        self.queue.enqueue_many([Queue.prepare_data(record, (i, sent)) for i, sent in jobs])
+        prepared = [Queue.prepare_data(self.function, (i, sent)) for i, sent in jobs]
+        self.queue.enqueue_many(prepared)
 
 
 @asynccontextmanager
-async def producer(url: str) -> AsyncIterator[Producer]:
+async def producer(url: str, one_call: bool) -> AsyncIterator[Producer]:
     connection = Redis.from_url(url)
     try:
-        yield Producer(Queue(QUEUE, connection=connection))
+        queue = Queue(QUEUE, connection=connection)
+        yield Producer(queue, call_then_record if one_call else record)
     finally:
         connection.close()
 
@@ -48,7 +58,8 @@ def settings(concurrency: int) -> list[str]:
     return [
         "`Worker` (the default class, a forked work horse per job), one job at a time: rq "
         f"has no in-process concurrency, so concurrency {concurrency} does not apply",
-        "acknowledges after the job runs; bulk: `queue.enqueue_many` (one pipeline)",
+        "acknowledges after the job runs; bulk: `queue.enqueue_many` (one pipeline); one "
+        "call: on the work horse's own connection (`get_current_job().connection`)",
     ]
 
 

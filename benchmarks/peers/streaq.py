@@ -2,27 +2,44 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
+from redis.asyncio import Redis
 from streaq import Worker
 
 from benchmarks import completions
-from benchmarks.peers.harness import Peer
+from benchmarks.peers.harness import COUNTER, Peer
 
 
 async def record(index: int, sent: float) -> None:
     completions.record(index, sent)
 
 
-def make(url: str, concurrency: int = 16) -> tuple[Worker[Any], Any]:
-    worker: Worker[Any] = Worker(redis_url=url, concurrency=concurrency)
-    return worker, worker.task(name="bench.record")(record)
+def lifespan(url: str) -> Callable[[], AbstractAsyncContextManager[Redis]]:
+    @asynccontextmanager
+    async def client() -> AsyncIterator[Redis]:  # the jobs' own, apart from streaq's coredis
+        async with Redis.from_url(url) as redis:
+            yield redis
+
+    return client
+
+
+def make(url: str, concurrency: int = 16) -> tuple[Worker[Redis], Any, Any]:
+    """The worker, its no-op task and a task that makes one call first."""
+    worker: Worker[Redis] = Worker(redis_url=url, concurrency=concurrency, lifespan=lifespan(url))
+
+    async def call_then_record(index: int, sent: float) -> None:
+        await worker.context.incr(COUNTER)
+        completions.record(index, sent)
+
+    noop = worker.task(name="bench.record")(record)
+    return worker, noop, worker.task(name="bench.call_then_record")(call_then_record)
 
 
 class Producer:
-    def __init__(self, worker: Worker[Any], task: Any) -> None:
+    def __init__(self, worker: Worker[Redis], task: Any) -> None:
         self.worker, self.task = worker, task
 
     async def enqueue(self, index: int, sent: float) -> None:
@@ -33,14 +50,14 @@ class Producer:
 
 
 @asynccontextmanager
-async def producer(url: str) -> AsyncIterator[Producer]:
-    worker, task = make(url)
+async def producer(url: str, one_call: bool) -> AsyncIterator[Producer]:
+    worker, noop, called = make(url)
     async with worker:
-        yield Producer(worker, task)
+        yield Producer(worker, called if one_call else noop)
 
 
 def work(url: str, concurrency: int) -> None:
-    worker, _ = make(url, concurrency)
+    worker, _, _ = make(url, concurrency)
     worker.run_sync()  # its own signal handlers: SIGTERM stops it
 
 
@@ -48,12 +65,13 @@ def settings(concurrency: int) -> list[str]:
     return [
         f"`Worker(concurrency={concurrency})`, other options at their defaults "
         "(pickle serializer, prefetch = concurrency)",
-        "acknowledges after the job runs; bulk: `worker.enqueue_many` (one pipeline)",
+        "acknowledges after the job runs; bulk: `worker.enqueue_many` (one pipeline); one "
+        "call: a redis-py client made in the worker's `lifespan`, read as `worker.context`",
     ]
 
 
 PEER = Peer(
-    distributions=("streaq", "coredis"),
+    distributions=("streaq", "coredis", "redis"),
     settings=settings,
     producer=producer,
     work=work,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from benchmarks.progress import Progress
 from benchmarks.versus.outcome import Outcome, Say, prepare, run_round
-from benchmarks.versus.workloads import QUICK, Server, Sizes, System
+from benchmarks.versus.workloads import QUICK, WORKLOADS, Server, Sizes, System
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"
 
@@ -26,7 +26,10 @@ def parser(
     )
     parser.add_argument("--n-single", type=int, help="jobs enqueued one call at a time")
     parser.add_argument("--n-bulk", type=int, help="jobs enqueued through the bulk API")
-    parser.add_argument("--n-drain", type=int, help="jobs drained by one worker")
+    parser.add_argument(
+        "--workloads", help=f"comma-separated, default all, in this order: {','.join(WORKLOADS)}"
+    )
+    parser.add_argument("--n-drain", type=int, help="jobs drained by one worker (and one-call)")
     parser.add_argument("--n-latency", type=int, help="latency samples per round")
     parser.add_argument("--concurrency", type=int, help="worker concurrency (default 100)")
     parser.add_argument("--cap", type=float, help="seconds per cell at most (default 90)")
@@ -44,6 +47,7 @@ def sizes_from(args: argparse.Namespace) -> Sizes:
         "latency": args.n_latency,
         "concurrency": args.concurrency,
         "cap": args.cap,
+        "workloads": _workloads(args.workloads),
     }
     sizes = dataclasses.replace(
         QUICK if args.quick else Sizes(), **{k: v for k, v in overrides.items() if v is not None}
@@ -51,6 +55,15 @@ def sizes_from(args: argparse.Namespace) -> Sizes:
     if min(sizes.single, sizes.bulk, sizes.drain, sizes.latency) < 2:
         raise SystemExit("every workload needs at least 2 jobs")
     return sizes
+
+
+def _workloads(selection: str | None) -> tuple[str, ...] | None:
+    if selection is None:
+        return None
+    chosen = {name.strip() for name in selection.split(",")}
+    if unknown := chosen - set(WORKLOADS):
+        raise SystemExit(f"unknown workloads {sorted(unknown)}; choose from {WORKLOADS}")
+    return tuple(name for name in WORKLOADS if name in chosen)
 
 
 def load_average() -> str:

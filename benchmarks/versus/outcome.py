@@ -31,6 +31,7 @@ class Outcome:
     single: list[Enqueued] = dataclasses.field(default_factory=list)
     bulk: list[Enqueued] = dataclasses.field(default_factory=list)
     drains: list[Drained] = dataclasses.field(default_factory=list)
+    one_calls: list[Drained] = dataclasses.field(default_factory=list)  # drains, 1 call per job
     idles: list[Idle] = dataclasses.field(default_factory=list)
     errors: dict[str, str] = dataclasses.field(default_factory=dict)  # cell -> the last error
 
@@ -61,8 +62,8 @@ def prepare(
 
 
 def run_round(system: System, sizes: Sizes, outcome: Outcome, say: Say) -> None:
-    """Every workload once, in the same order for every system."""
-    name = system.name
+    """Every workload the sizes select, once, in the same order for every system."""
+    name, selected = system.name, sizes.workloads
 
     def cell(label: str, run: Callable[[], T], describe: Callable[[T], str]) -> T | None:
         start = time.monotonic()
@@ -75,19 +76,26 @@ def run_round(system: System, sizes: Sizes, outcome: Outcome, say: Say) -> None:
         say(f"  {name} {label}: {describe(result)} [{time.monotonic() - start:.1f} s]")
         return result
 
-    single = cell("enqueue", lambda: system.enqueue(sizes, bulk=False), _show_enqueued)
-    if single is not None:
-        outcome.single.append(single)
-    if outcome.has_bulk:
+    if "enqueue" in selected:
+        single = cell("enqueue", lambda: system.enqueue(sizes, bulk=False), _show_enqueued)
+        if single is not None:
+            outcome.single.append(single)
+    if "bulk" in selected and outcome.has_bulk:
         bulk = cell("bulk enqueue", lambda: system.enqueue(sizes, bulk=True), _show_enqueued)
         if bulk is not None:
             outcome.bulk.append(bulk)
-    drained = cell("drain", lambda: system.drain(sizes), _show_drained)
-    if drained is not None:
-        outcome.drains.append(drained)
-    idle = cell("latency", lambda: system.latency(sizes), _show_idle)
-    if idle is not None:
-        outcome.idles.append(idle)
+    if "drain" in selected:
+        drained = cell("drain", lambda: system.drain(sizes), _show_drained)
+        if drained is not None:
+            outcome.drains.append(drained)
+    if "latency" in selected:
+        idle = cell("latency", lambda: system.latency(sizes), _show_idle)
+        if idle is not None:
+            outcome.idles.append(idle)
+    if "one-call" in selected:
+        called = cell("one call", lambda: system.drain(sizes, one_call=True), _show_drained)
+        if called is not None:
+            outcome.one_calls.append(called)
 
 
 def _show_enqueued(result: Enqueued) -> str:

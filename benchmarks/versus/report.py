@@ -14,9 +14,11 @@ from collections.abc import Callable, Sequence
 from benchmarks.cells import DASH, NA, Cell, drain_rates, figure, latency_cell, rate_cell
 from benchmarks.versus.costs import Cost
 from benchmarks.versus.outcome import Outcome
-from benchmarks.versus.workloads import SETTLE, Sizes
+from benchmarks.versus.workloads import SETTLE, WORKLOADS, Sizes
 
 US = "\u00b5s"  # written as an escape: the linter flags look-alike characters
+# a one-call job's call, by server
+OWN_CALL = {"Redis": "redis-py's `incr`, an `INCRBY`", "PostgreSQL": "`SELECT 1`, autocommit"}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -47,6 +49,8 @@ def header(kind: Kind) -> list[str]:
         "enqueue, bulk API (jobs/s)",
         "drain from worker start (jobs/s)",
         "drain after the first job (jobs/s)",
+        "one call: drain from worker start (jobs/s)",
+        "one call: drain after the first job (jobs/s)",
         "latency p50 / p95 / p99 (ms)",
         "worker peak RSS (MB)",
         f"worker CPU ({US}/job)",
@@ -84,6 +88,7 @@ def row(kind: Kind, o: Outcome) -> list[str]:
     single = failed("enqueue", rate_cell([r.rate for r in o.single]))
     bulk = failed("bulk enqueue", rate_cell([r.rate for r in o.bulk])) if o.has_bulk else "no API"
     drains = [d.drain for d in o.drains]
+    called = [d.drain for d in o.one_calls]
     runs = [i.latency for i in o.idles]
     latency = NA.text
     if runs:
@@ -91,7 +96,8 @@ def row(kind: Kind, o: Outcome) -> list[str]:
     elif "latency" in err:
         latency = f"failed: {short(err['latency'])}"
     problems = sorted(
-        {d.problem for d in drains if d.problem} | {r.problem for r in runs if r.problem}
+        {d.problem for d in [*drains, *called] if d.problem}
+        | {r.problem for r in runs if r.problem}
     )
     idle = (
         f"{_figure([i.latency.idle_cpu_fraction * 100 for i in o.idles], 1).text} %, "
@@ -103,6 +109,8 @@ def row(kind: Kind, o: Outcome) -> list[str]:
         bulk,
         failed("drain", drain_rates(drains, after_first=False)),
         drain_rates(drains, after_first=True).text if drains else DASH,
+        failed("one call", drain_rates(called, after_first=False)),
+        drain_rates(called, after_first=True).text if called else DASH,
         latency,
         _figure([d.peak_rss_bytes / 2**20 for d in drains]).text,
         _figure([d.worker_cpu_us_per_job for d in o.drains]).text,
@@ -114,7 +122,7 @@ def row(kind: Kind, o: Outcome) -> list[str]:
 
 
 def summary(outcomes: Sequence[Outcome]) -> list[str]:
-    """conveyor against the best peer on the drain rate and on p50 latency."""
+    """conveyor against the best peer on the drain rates (no-op, one call) and p50 latency."""
     mine = next((o for o in outcomes if o.name == "conveyor"), None)
     peers = [o for o in outcomes if o.name != "conveyor"]
     if mine is None:
@@ -123,11 +131,15 @@ def summary(outcomes: Sequence[Outcome]) -> list[str]:
     def drain(o: Outcome) -> float | None:
         return drain_rates([d.drain for d in o.drains], after_first=True).value
 
+    def one_call(o: Outcome) -> float | None:
+        return drain_rates([d.drain for d in o.one_calls], after_first=True).value
+
     def p50(o: Outcome) -> float | None:
         return latency_cell([i.latency for i in o.idles], 50).value if o.idles else None
 
     lines = []
     for label, value, better in (("drain rate after the first job", drain, max),
+                                 ("one-call drain rate after the first job", one_call, max),
                                  ("p50 latency", p50, min)):  # fmt: skip
         ours = value(mine)
         scored = [(v, o.name) for o in peers if (v := value(o)) is not None]
@@ -155,10 +167,14 @@ def render(run: Run) -> str:
         f"time, {s.bulk:,} through the bulk API in calls of 1,000. Drain: {s.drain:,} no-op "
         f"jobs queued first, then one worker started; a rate is shown only when every one of "
         f"the N jobs ran (counted in a log outside {kind.server}), else how far it got in "
-        f"{s.cap:.0f} s. Latency: {s.latency} jobs sent {s.latency_interval * 1000:g} ms "
+        f"{s.cap:.0f} s. One call: the drain again, each job first making one round trip of "
+        f"its own ({OWN_CALL[kind.server]}, on a client its worker process made once, as its "
+        "framework has it: below) and recording itself once that call returned. Latency: "
+        f"{s.latency} jobs sent {s.latency_interval * 1000:g} ms "
         f"apart to a worker idle for {SETTLE:g} s, enqueue to start. Rates are medians over "
         "the rounds (min\u2013max beside them), latency percentiles pool every round's "
-        "samples, the other figures are medians.",
+        "samples, the other figures are medians."
+        + ("" if s.workloads == WORKLOADS else f" Only {', '.join(s.workloads)} ran here."),
         "",
         "| " + " | ".join(columns) + " |",
         "|" + "---|" * len(columns),
@@ -172,12 +188,15 @@ def render(run: Run) -> str:
         lines.append(f"- **{o.name}** ({versions or 'not installed'}): " + "; ".join(settings))
     lines += ["", f"What {kind.server} ran per job in the drain (busiest {kind.calls}):", ""]
     lines += [f"- {o.name}: {o.drains[-1].cost.top(6)}" for o in run.outcomes if o.drains]
+    if any(o.one_calls for o in run.outcomes):
+        lines += ["", f"What {kind.server} ran per job in the one-call drain:", ""]
+        lines += [f"- {o.name}: {o.one_calls[-1].cost.top(6)}" for o in run.outcomes if o.one_calls]
     problems = [
         f"- {o.name}: {text}"
         for o in run.outcomes
         for text in [
             *(f"{cell}: {e}" for cell, e in o.errors.items()),
-            *(d.drain.problem for d in o.drains if d.drain.problem),
+            *(d.drain.problem for d in [*o.drains, *o.one_calls] if d.drain.problem),
             *(i.latency.problem for i in o.idles if i.latency.problem),
         ]
     ]

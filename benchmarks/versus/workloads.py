@@ -24,6 +24,7 @@ from benchmarks.versus.costs import Cost, Snapshot
 
 SETTLE = 1.0  # seconds an idle worker waits before the latency jobs; also the idle window
 BOOT_CAP = 60.0  # seconds a worker may take to run its first job
+WORKLOADS = ("enqueue", "bulk", "drain", "latency", "one-call")  # in the order a round runs them
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -35,6 +36,7 @@ class Sizes:
     latency_interval: float = 0.005
     concurrency: int = 100
     cap: float = 90.0  # seconds per cell at most
+    workloads: tuple[str, ...] = WORKLOADS  # which of them each round runs
 
 
 QUICK = Sizes(single=300, bulk=2000, drain=2000, latency=40, cap=20.0)
@@ -118,14 +120,17 @@ class System:
         after = self.server.snapshot()
         return Enqueued(rate, after.since(before, rate.done + WARMUP))  # warm-up jobs cost too
 
-    def drain(self, sizes: Sizes) -> Drained:
+    def drain(self, sizes: Sizes, one_call: bool = False) -> Drained:
         """N no-op jobs already queued; one worker process started; until all N have run.
 
-        The server's counters are read once the worker has stopped: its whole life is charged.
+        With `one_call`, each job first makes one round trip of its own to the server (the
+        one-call workload), and records itself only once that call has returned. The server's
+        counters are read once the worker has stopped: its whole life is charged.
         """
         n = sizes.drain
         self.server.reset(self.name)
-        self.call("prefill", "--n", str(n), timeout=sizes.cap * 4 + 60)
+        args = ["--n", str(n), *(["--one-call"] if one_call else [])]
+        self.call("prefill", *args, timeout=sizes.cap * 4 + 60)
         log = self.completion_log()
         before = self.server.snapshot()
         worker = self.start_worker(log, sizes)

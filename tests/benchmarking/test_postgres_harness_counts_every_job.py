@@ -2,7 +2,8 @@
 
 It must still make a cluster, install conveyor's schema into a template database, drive a
 producer and a worker process through `benchmarks.peers` in a fresh database per cell, verify
-from its completion log that every job ran exactly once, and read statements and commits per
+from its completion log that every job ran exactly once (no-op jobs, and jobs that each run one
+statement of their own), and read statements and commits per
 job: otherwise the comparison could rot unnoticed between the runs that publish its figures.
 """
 
@@ -47,6 +48,12 @@ def test_the_harness_verifies_that_conveyor_ran_every_job(tmp_path: Path) -> Non
     if counts_statements:
         assert single.cost.calls_per_job >= 1
         assert drained.cost.calls_per_job > 0
+    (called,) = outcome.one_calls  # the drain again, each job making one call of its own
+    assert called.drain.problem is None
+    assert called.drain.from_start.complete, called.drain.from_start
+    assert called.drain.from_start.done == 60
+    if counts_statements:
+        assert called.cost.calls.get("SELECT $1", 0) >= 60  # each job's own statement ran
     (idle,) = outcome.idles
     assert idle.latency.problem is None
     assert idle.latency.complete

@@ -1,8 +1,9 @@
 """The Redis benchmark's harness, run for conveyor alone with tiny sizes on a private Redis.
 
 It must still start a server, drive a producer and a worker process through
-`benchmarks.peers`, and verify from its completion log that every job ran exactly once:
-otherwise the comparison could rot unnoticed between the runs that publish its figures.
+`benchmarks.peers`, and verify from its completion log that every job ran exactly once, the
+no-op jobs and those that make one call of their own: otherwise the comparison could rot
+unnoticed between the runs that publish its figures.
 """
 
 from __future__ import annotations
@@ -38,6 +39,11 @@ def test_the_harness_verifies_that_conveyor_ran_every_job(tmp_path: Path) -> Non
     assert drained.drain.from_start.done == 60
     assert drained.cost.jobs == 60
     assert drained.cost.calls_per_job > 0
+    (called,) = outcome.one_calls  # the drain again, each job making one call of its own
+    assert called.drain.problem is None
+    assert called.drain.from_start.complete, called.drain.from_start
+    assert called.drain.from_start.done == 60
+    assert called.cost.calls.get("incrby", 0) >= 60  # each job's own INCR reached the server
     (idle,) = outcome.idles
     assert idle.latency.problem is None
     assert idle.latency.complete

@@ -373,6 +373,8 @@ class Worker:
             self._claims_left = max(0, self._claims_left - len(handed))
         for record in handed:
             self._start(record)
+        if handed:  # the job starts before the claim that follows is sent
+            await asyncio.sleep(0)
 
     def _start(self, record: JobRecord) -> None:
         assert record.lease_token is not None

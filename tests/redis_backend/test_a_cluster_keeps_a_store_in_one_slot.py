@@ -106,13 +106,16 @@ async def test_an_idle_worker_is_handed_its_job_on_a_cluster(
 async def test_stores_with_different_prefixes_spread_over_the_masters(
     cluster: RedisClusterServers,
 ) -> None:
-    prefixes = [f"t-{secrets.token_hex(4)}" for _ in range(12)]
-    for prefix in prefixes:
+    # a prefix for each master: drawn until each master holds one's slot
+    prefixes: dict[int, str] = {}
+    while len(prefixes) < len(cluster.nodes):
+        prefix = f"t-{secrets.token_hex(4)}"
+        prefixes.setdefault(cluster.node_of(f"{{{prefix}}}").port, prefix)
+    for prefix in prefixes.values():
         async with opened(f"{cluster.url}?prefix={prefix}") as backend:
             await backend.enqueue([job("q")])
-    holders = {port for prefix in prefixes for port in keys_by_node(cluster, prefix)}
-    # 12 random slots all on fewer than 3 of 3 masters: about 1 chance in 20,000
-    assert holders == {node.port for node in cluster.nodes}
+    for port, prefix in prefixes.items():
+        assert list(keys_by_node(cluster, prefix)) == [port]
 
 
 async def test_a_cluster_url_with_a_database_is_refused_in_one_line(

@@ -273,28 +273,28 @@ class RedisBackend(Backend):
         _warn_about_settings(self.where, persistence, memory)
 
     async def _find_out_cluster(self) -> None:
-        """Ask the URL's server whether it is a node of a cluster, once per store object."""
-        cluster = _cluster_servers.get(self._client_url)
-        if cluster is None:
-            # database 0: a cluster node refuses to select any other
-            probe = aioredis.Redis.from_url(
-                _without_database(self._client_url), socket_connect_timeout=CONNECT_TIMEOUT
-            )
-            try:
-                async with self._opening():
-                    info = await probe.info("cluster")
-            finally:
-                await probe.aclose()
-            cluster = _cluster_servers[self._client_url] = bool(info.get("cluster_enabled"))
+        """Ask the URL's server whether it is a node of a cluster, once per store object
+        (not once per URL: another server may come to answer on the same port)."""
+        # database 0: a cluster node refuses to select any other
+        probe = aioredis.Redis.from_url(
+            _without_database(self._client_url), socket_connect_timeout=CONNECT_TIMEOUT
+        )
+        try:
+            async with self._opening():
+                info = await probe.info("cluster")
+        finally:
+            await probe.aclose()
+        cluster = bool(info.get("cluster_enabled"))
         if cluster and self._database not in ("", "0"):
             raise ConfigurationError(
                 f"bad Redis URL {self.where!r}: a Redis Cluster has only database 0, "
                 f"drop /{self._database} from the URL (use ?prefix= to keep stores apart)"
             )
         with self._lock:
-            self.cluster = cluster
-            self.keyspace = f"{{{self.prefix}}}" if cluster else self.prefix
-            self._clients = weakref.WeakKeyDictionary()  # made before it was known
+            if self.cluster is None:  # another loop of this object may have found out first
+                self.cluster = cluster
+                self.keyspace = f"{{{self.prefix}}}" if cluster else self.prefix
+                self._clients = weakref.WeakKeyDictionary()  # made before it was known
 
     async def close(self) -> None:
         self._opened.discard(asyncio.get_running_loop())
@@ -762,7 +762,6 @@ def _wire(text: str) -> bytes:
 
 
 _checked_servers: set[str] = set()
-_cluster_servers: dict[str, bool] = {}  # whether the server at a URL is a cluster's node
 
 
 def _open_failure(where: str, exc: redis.exceptions.RedisError) -> BackendUnavailable:

@@ -14,9 +14,12 @@ import asyncio
 import contextlib
 import dataclasses
 import itertools
-from collections.abc import AsyncIterator, Callable
+import logging
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
+from typing import TypeVar
 
 import psycopg
 import redis
@@ -25,8 +28,35 @@ from psycopg import sql
 from benchmarks.dashboard.stores import open_store as dashboard_store
 from benchmarks.machine import filesystem
 from benchmarks.postgres_bench.cluster import Cluster
+from benchmarks.progress import Progress
 
 BACKENDS = ("sqlite", "redis", "postgres")
+
+
+Curve = TypeVar("Curve")
+
+
+async def each_backend(
+    backends: Sequence[str],
+    measure: Callable[[str, Path], Awaitable[Curve]],
+    failed: Callable[[str, str], Curve],
+    progress: Progress,
+) -> list[Curve]:
+    """`measure(backend, folder)` of each backend in turn, in a temporary folder of its own;
+    one that fails gets `failed(backend, why)` in the report, and the next one still runs."""
+    # the private Redis keeps no append-only file on purpose: no warning per new app
+    logging.getLogger("conveyor.redis").setLevel(logging.ERROR)
+    curves = []
+    for backend in backends:
+        with tempfile.TemporaryDirectory(prefix="bench-") as folder:
+            try:
+                curve = await measure(backend, Path(folder))
+            except Exception as exc:
+                problem = f"not measured: {type(exc).__name__}: {exc}"[:500]
+                progress.say(f"  {backend}: {problem}")
+                curve = failed(backend, problem)
+            curves.append(curve)
+    return curves
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

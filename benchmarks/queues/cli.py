@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import shlex
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.history.stores import BACKENDS, open_store
+from benchmarks.history.stores import BACKENDS, each_backend, open_store
 from benchmarks.machine import machine
 from benchmarks.progress import Progress
 from benchmarks.queues.report import Curve, Run, render
@@ -107,16 +105,12 @@ async def run(args: argparse.Namespace, argv: list[str], progress: Progress) -> 
     jobs = QUICK_JOBS if args.quick else JOBS
     repeat = QUICK_REPEAT if args.quick else REPEAT
     load_before, started = load_average(), time.monotonic()
-    curves = []
-    for backend in args.backends:
-        with tempfile.TemporaryDirectory(prefix="bench-queues-") as folder:
-            try:
-                curve = await run_backend(backend, jobs, repeat, Path(folder), progress)
-            except Exception as exc:  # the next backend still runs; the report says why
-                problem = f"not measured: {type(exc).__name__}: {exc}"[:500]
-                progress.say(f"  {backend}: {problem}")
-                curve = Curve(backend, "?", {}, problem)
-            curves.append(curve)
+    curves = await each_backend(
+        args.backends,
+        lambda backend, folder: run_backend(backend, jobs, repeat, folder, progress),
+        lambda backend, problem: Curve(backend, "?", {}, problem),
+        progress,
+    )
     return Run(
         command=shlex.join(["python", "-m", "benchmarks", "queues", *argv]),
         jobs=jobs, repeat=repeat, curves=curves, machine=machine(),
@@ -126,8 +120,6 @@ async def run(args: argparse.Namespace, argv: list[str], progress: Progress) -> 
 
 def main(argv: list[str]) -> None:
     args = parse(argv)  # --help and bad options end here, before anything starts
-    # the private Redis keeps no append-only file on purpose: no warning per new app
-    logging.getLogger("conveyor.redis").setLevel(logging.ERROR)
     progress = Progress()
     result = asyncio.run(run(args, argv, progress))
     publish(render(result), args.output, progress)

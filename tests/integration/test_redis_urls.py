@@ -16,7 +16,7 @@ import redis
 from conveyor import Conveyor
 from conveyor.backends import from_url
 from conveyor.errors import BackendUnavailable, ConfigurationError
-from conveyor.job import JobRecord
+from conveyor.job import JobRecord, JobState
 from live_services import RedisServer, fresh_redis
 
 from .support import work_off
@@ -107,6 +107,27 @@ async def test_a_command_without_an_answer_fails_within_the_socket_timeout() -> 
                 await backend.open()
     finally:
         server.close()
+
+
+async def test_a_slow_answer_within_the_socket_timeout_is_waited_for(tmp_path: Path) -> None:
+    # redis-py drops the connection after 5 s of its own unless told otherwise, and sends
+    # the command again on a new one: the URL's timeout rules, on the same connection
+    instance = RedisServer(tmp_path / "redis")
+    instance.start()
+    try:
+        async with Conveyor(f"{instance.url}?socket_timeout=20") as app:
+            task = app.task(ping)
+            await task.enqueue()  # connected
+            with instance.client() as client:
+                connections = client.info("stats")["total_connections_received"]
+                client.execute_command("CLIENT", "PAUSE", "6000", "ALL")
+            handle = await task.enqueue()
+            assert await handle.status() == JobState.QUEUED
+            with instance.client() as client:
+                made = client.info("stats")["total_connections_received"] - connections
+            assert made == 1, "only the look just now connected"
+    finally:
+        instance.close()
 
 
 @pytest.mark.parametrize("value", ["abc", "0", "-1", "inf", "nan", ""])

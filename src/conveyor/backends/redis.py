@@ -91,7 +91,8 @@ CONFIRM_TIMEOUT = 10.0  # seconds Redis gets to confirm a subscription
 OFFER_MARGIN = 60.0
 # seconds a command may wait for its answer (?socket_timeout=), so a connection a network
 # cut silently fails the call instead of hanging it. Kept by this backend around each call,
-# not given to redis-py, whose own socket timeout starts a task for every command it sends.
+# not given to redis-py, whose own socket timeout starts a task for every command it sends
+# (and, from redis-py 8 on, is 5 s unless it is told otherwise).
 SOCKET_TIMEOUT = 30.0
 CONNECT_TIMEOUT = 10.0  # seconds a connection may take (?socket_connect_timeout=)
 # what a cluster answers while a master of the store's slot is down or moving: the store
@@ -183,6 +184,8 @@ class RedisBackend(Backend):
             "health_check_interval": 30,
             "socket_keepalive": True,
             "socket_connect_timeout": CONNECT_TIMEOUT,  # the URL's own value wins
+            # kept here around each call instead (SOCKET_TIMEOUT); redis-py 8 sets 5 s
+            "socket_timeout": None,
             # a pooled connection that died with a Redis restart is replaced, not reported;
             # every script is safe to run again (see redis_lua)
             "retry": Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.5), 3),
@@ -277,7 +280,9 @@ class RedisBackend(Backend):
         (not once per URL: another server may come to answer on the same port)."""
         # database 0: a cluster node refuses to select any other
         probe = aioredis.Redis.from_url(
-            _without_database(self._client_url), socket_connect_timeout=CONNECT_TIMEOUT
+            _without_database(self._client_url),
+            socket_connect_timeout=CONNECT_TIMEOUT,
+            socket_timeout=None,  # _opening keeps the URL's
         )
         try:
             async with self._opening():
@@ -607,9 +612,10 @@ class RedisBackend(Backend):
         handed: list[JobRecord] = []
         offered = False
         try:
-            if leaving is not None:
-                await leaving
-            await pubsub.subscribe(*channels)
+            async with asyncio.timeout(self._timeout):
+                if leaving is not None:
+                    await leaving
+                await pubsub.subscribe(*channels)
             # subscribed first, then looked (and offered): a job enqueued in between is
             # not missed, and one handed over is heard
             await _confirmed(pubsub, len(channels))
@@ -633,7 +639,8 @@ class RedisBackend(Backend):
             if handed:
                 self._leaving[pubsub] = asyncio.ensure_future(pubsub.unsubscribe())
             else:
-                await pubsub.unsubscribe()
+                async with asyncio.timeout(self._timeout):
+                    await pubsub.unsubscribe()
         except asyncio.CancelledError:
             # the worker stops: a job handed over meanwhile goes back to its queue unrun
             with contextlib.suppress(Exception):
@@ -675,7 +682,8 @@ class RedisBackend(Backend):
     async def watch_job(self, job_id: str, poll: float | None = None) -> AsyncIterator[JobWatch]:
         pubsub = self._pubsub(ignore_subscribe_messages=True)
         try:
-            await pubsub.subscribe(_wire(f"{self.keyspace}:job:{job_id}"))
+            async with self._calling():
+                await pubsub.subscribe(_wire(f"{self.keyspace}:job:{job_id}"))
             yield _ChannelWatch(pubsub)
         except redis.exceptions.ConnectionError as exc:
             raise BackendUnavailable(f"cannot reach Redis at {self.where}: {exc}") from exc

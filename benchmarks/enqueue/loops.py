@@ -81,7 +81,9 @@ def bare_redis(url: str, n: int, size: int) -> Cost:
     import redis.asyncio as aioredis
 
     async def run() -> Cost:
-        client = aioredis.Redis.from_url(url)
+        # no socket timeout: redis-py's own (5 s by default from redis-py 8) starts a task
+        # around every command it sends, and the floor is the cheapest call
+        client = aioredis.Redis.from_url(url, socket_timeout=None)
         script = client.register_script(BARE_SCRIPT)
         body = b"x" * size
         try:

@@ -20,8 +20,8 @@ import socket
 import time
 import traceback
 import types
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, Literal
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from typing import Any, Literal, TypeVar
 
 from conveyor.app import Conveyor
 from conveyor.backends.base import (
@@ -54,6 +54,7 @@ from conveyor.wording import counted
 from conveyor.workflow_records import follow_ups as workflow_follow_ups
 
 logger = logging.getLogger("conveyor.worker")
+T = TypeVar("T")
 
 StopReason = Literal["cancel_requested", "lease_lost", "shutdown"]
 PRESENCE_BEATS = 3  # heartbeats a worker's registration outlives its last renewal by
@@ -156,6 +157,9 @@ class Worker:
         self._flushes = 0  # writes of outcomes so far: a claim that began before one is stale
         self._slot_freed = asyncio.Event()
         self._stopping = asyncio.Event()
+        # the claim loop's task while it waits (see _wait_any), and whether stop() cancelled it
+        self._interruptible: asyncio.Task[Any] | None = None
+        self._interrupted = False
         # set when the background loops must end; they check it rather than trusting
         # cancellation alone, which some client libraries swallow mid-call
         self._finished = asyncio.Event()
@@ -171,6 +175,9 @@ class Worker:
         """Stop claiming; running jobs get the grace period (none if `hurry`)."""
         self._hurry = self._hurry or hurry
         self._stopping.set()
+        if self._interruptible is not None and not self._interrupted:
+            self._interrupted = True
+            self._interruptible.cancel()
 
     def retire(self) -> None:
         """Claim no more jobs; `run` returns once the jobs held now are done (finished,
@@ -345,25 +352,35 @@ class Worker:
                 continue
             await self._wait_idle()
 
-    async def _wait_any(self, waiting: Awaitable[Any]) -> None:
-        """Wait for `waiting` or for a stop request, whichever comes first."""
-        first = asyncio.ensure_future(waiting)
-        stop = asyncio.ensure_future(self._stopping.wait())
-        await asyncio.wait([first, stop], return_when=asyncio.FIRST_COMPLETED)
-        for pending in (first, stop):
-            pending.cancel()
+    async def _wait_any(self, waiting: Coroutine[Any, Any, T]) -> T | None:
+        """`waiting`'s result, or None if a stop request comes first: `stop()` cancels the
+        claim loop where it waits. Awaited in place, not as a task of its own, so a job
+        handed over while idle starts without the extra turns of the event loop."""
+        if self._stopping.is_set():
+            waiting.close()
+            return None
+        self._interruptible = asyncio.current_task()
+        try:
+            return await waiting
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if self._interrupted and task is not None and task.uncancel() == 0:
+                return None  # the stop request's own cancellation, and no other
+            raise
+        finally:
+            self._interruptible = None
 
     async def _wait_idle(self) -> None:
         """Wait for work, offering to take the next job: one the store hands over meanwhile
         (leased to this worker by its enqueue) starts at once, as if claimed."""
         assert self._backend is not None
-        waiting = asyncio.ensure_future(
-            self._backend.wait_for_jobs(self.queues, self.idle_poll, self.name, self.lease)
-        )
-        await self._wait_any(waiting)
-        if not waiting.done() or waiting.cancelled() or waiting.exception() is not None:
-            return  # stopping, or the store is away: the next claim says so
-        handed = waiting.result()
+        waiting = self._backend.wait_for_jobs(self.queues, self.idle_poll, self.name, self.lease)
+        try:
+            handed = await self._wait_any(waiting)
+        except Exception:  # the store is away: the next claim says so
+            return
+        if handed is None:  # stopping
+            return
         if self._claims_left == 0:  # retired meanwhile: back to the queue, unrun
             acks = [Ack(Lease(r.id, r.lease_token or ""), JobState.QUEUED, task=r.task,
                         queue=r.queue) for r in handed]  # fmt: skip

@@ -130,6 +130,23 @@ async def test_a_slow_answer_within_the_socket_timeout_is_waited_for(tmp_path: P
         instance.close()
 
 
+async def test_a_call_the_server_leaves_unanswered_fails_after_the_socket_timeout(
+    tmp_path: Path,
+) -> None:
+    instance = RedisServer(tmp_path / "redis")
+    instance.start()
+    try:
+        async with Conveyor(f"{instance.url}?socket_timeout=0.5") as app:
+            task = app.task(ping)
+            await task.enqueue()  # connected
+            with instance.client() as client:
+                client.execute_command("CLIENT", "PAUSE", "4000", "ALL")
+            with pytest.raises(BackendUnavailable, match=r"no answer in 0\.5 s"):
+                await task.enqueue()
+    finally:
+        instance.close()
+
+
 @pytest.mark.parametrize("value", ["abc", "0", "-1", "inf", "nan", ""])
 def test_a_bad_socket_timeout_is_refused_with_what_is_allowed(value: str) -> None:
     with pytest.raises(ConfigurationError) as caught:

@@ -52,6 +52,7 @@ from conveyor.backends.base import (
     new_record,
     worker_lost_error,
 )
+from conveyor.backends.deadlines import Deadlines
 from conveyor.backends.history import history_of, note_of
 from conveyor.errors import BackendUnavailable, ConfigurationError
 from conveyor.job import JobError, JobRecord, JobState, UniqueUntil
@@ -138,6 +139,7 @@ class RedisBackend(Backend):
             )
         timeouts = [value for key, value in query if key == "socket_timeout"]
         self._timeout = _timeout(self.where, timeouts[-1]) if timeouts else SOCKET_TIMEOUT
+        self._deadlines = Deadlines(self._timeout)
         rest = urllib.parse.urlencode(
             [(key, value) for key, value in query if key not in ("prefix", "socket_timeout")]
         )
@@ -203,9 +205,8 @@ class RedisBackend(Backend):
     async def _run(self, name: str, args: Sequence[Any]) -> Any:
         client = self._client()
         wire = [_wire(a) if isinstance(a, str) else a for a in args]
-        with self._reaching():
-            async with asyncio.timeout(self._timeout):
-                return await self._scripts[name](keys=[self.keyspace], args=wire, client=client)
+        with self._reaching(), self._deadlines.bound():
+            return await self._scripts[name](keys=[self.keyspace], args=wire, client=client)
 
     async def _run_each(self, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
         """Scripts, each with its arguments, sent in one round trip; their replies."""
@@ -240,7 +241,7 @@ class RedisBackend(Backend):
         """Around the first calls to a server: what went wrong, in one line that says what
         to check."""
         try:
-            async with asyncio.timeout(self._timeout):
+            with self._deadlines.bound():
                 yield
         except redis.exceptions.RedisError as exc:
             raise _open_failure(self.where, exc) from exc
@@ -253,9 +254,8 @@ class RedisBackend(Backend):
     async def _calling(self) -> AsyncIterator[None]:
         """Around a call to Redis: no wait past the socket timeout, and its errors said as
         the store being out of reach."""
-        with self._reaching():
-            async with asyncio.timeout(self._timeout):
-                yield
+        with self._reaching(), self._deadlines.bound():
+            yield
 
     async def open(self) -> None:
         # every enqueue passes here: a loop whose client answered once is open
@@ -612,7 +612,7 @@ class RedisBackend(Backend):
         handed: list[JobRecord] = []
         offered = False
         try:
-            async with asyncio.timeout(self._timeout):
+            with self._deadlines.bound():
                 if leaving is not None:
                     await leaving
                 await pubsub.subscribe(*channels)
@@ -637,9 +637,9 @@ class RedisBackend(Backend):
                 handed = await self._withdraw(pubsub, token, queues)
             # what it receives after this is read and dropped at its next wait
             if handed:
-                self._leaving[pubsub] = asyncio.ensure_future(pubsub.unsubscribe())
+                self._leaving[pubsub] = asyncio.ensure_future(_unsubscribe_later(pubsub))
             else:
-                async with asyncio.timeout(self._timeout):
+                with self._deadlines.bound():
                     await pubsub.unsubscribe()
         except asyncio.CancelledError:
             # the worker stops: a job handed over meanwhile goes back to its queue unrun
@@ -689,6 +689,11 @@ class RedisBackend(Backend):
             raise BackendUnavailable(f"cannot reach Redis at {self.where}: {exc}") from exc
         finally:
             await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+
+async def _unsubscribe_later(pubsub: PubSub) -> None:
+    await asyncio.sleep(0)  # after the job handed over has started
+    await pubsub.unsubscribe()
 
 
 async def _confirmed(pubsub: PubSub, channels: int) -> None:

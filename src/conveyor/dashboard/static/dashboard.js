@@ -119,16 +119,32 @@
     this.plot = null;
   }
 
+  var AXIS_FONT = "12px system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif";
+  var measuring = document.createElement("canvas").getContext("2d");
+
+  // the y axis as wide as its widest label (a busy minute reads 120,000), plus the tick
+  // and the gap uPlot draws beside it; uPlot asks again once it knows the labels
+  function yAxisSize(plot, labels) {
+    measuring.font = AXIS_FONT;
+    var widest = (labels || []).reduce(function (width, label) {
+      return Math.max(width, measuring.measureText(String(label)).width);
+    }, 0);
+    return Math.max(44, Math.ceil(widest) + 20);
+  }
+
   Chart.prototype.options = function () {
     var text = color("--muted");
     var grid = color("--line");
-    var axis = { stroke: text, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
+    var axis = {
+      stroke: text, font: AXIS_FONT,
+      grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 },
+    };
     return {
       width: Math.max(this.element.clientWidth, 200),
       height: 220,
       cursor: { drag: { x: false, y: false } },
       scales: { x: { time: true }, y: { range: function (u, min, max) { return [0, Math.max(max, 4)]; } } },
-      axes: [axis, Object.assign({}, axis, { size: 44 })],
+      axes: [axis, Object.assign({}, axis, { size: yAxisSize })],
       series: [{}].concat(SERIES.map(function (entry) {
         return { label: entry[0], stroke: color(entry[1]), width: 1.6, points: { show: false } };
       })),

@@ -25,15 +25,27 @@ PASSWORD = "s3cret-pw"
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[RedisServer]:
+def private(tmp_path: Path) -> Iterator[RedisServer]:
+    """A Redis of the test's own, which it may pause."""
     instance = RedisServer(tmp_path / "redis")
     instance.start()
-    with instance.client() as client:
-        client.config_set("requirepass", PASSWORD)
     try:
         yield instance
     finally:
         instance.close()
+
+
+@pytest.fixture
+def server(private: RedisServer) -> RedisServer:
+    with private.client() as client:
+        client.config_set("requirepass", PASSWORD)
+    return private
+
+
+def pause(instance: RedisServer, milliseconds: int) -> None:
+    """Redis holds every client's commands for that long: they are answered late."""
+    with instance.client() as client:
+        client.execute_command("CLIENT", "PAUSE", str(milliseconds), "ALL")
 
 
 async def ping() -> str:
@@ -109,42 +121,33 @@ async def test_a_command_without_an_answer_fails_within_the_socket_timeout() -> 
         server.close()
 
 
-async def test_a_slow_answer_within_the_socket_timeout_is_waited_for(tmp_path: Path) -> None:
+async def test_a_slow_answer_within_the_socket_timeout_is_waited_for(
+    private: RedisServer,
+) -> None:
     # redis-py drops the connection after 5 s of its own unless told otherwise, and sends
     # the command again on a new one: the URL's timeout rules, on the same connection
-    instance = RedisServer(tmp_path / "redis")
-    instance.start()
-    try:
-        async with Conveyor(f"{instance.url}?socket_timeout=20") as app:
-            task = app.task(ping)
-            await task.enqueue()  # connected
-            with instance.client() as client:
-                connections = client.info("stats")["total_connections_received"]
-                client.execute_command("CLIENT", "PAUSE", "6000", "ALL")
-            handle = await task.enqueue()
-            assert await handle.status() == JobState.QUEUED
-            with instance.client() as client:
-                made = client.info("stats")["total_connections_received"] - connections
-            assert made == 1, "only the look just now connected"
-    finally:
-        instance.close()
+    async with Conveyor(f"{private.url}?socket_timeout=20") as app:
+        task = app.task(ping)
+        await task.enqueue()  # connected
+        with private.client() as client:
+            connections = client.info("stats")["total_connections_received"]
+        pause(private, 6000)
+        handle = await task.enqueue()
+        assert await handle.status() == JobState.QUEUED
+        with private.client() as client:
+            made = client.info("stats")["total_connections_received"] - connections
+        assert made == 2, "only the two looks at the server's stats connected"
 
 
 async def test_a_call_the_server_leaves_unanswered_fails_after_the_socket_timeout(
-    tmp_path: Path,
+    private: RedisServer,
 ) -> None:
-    instance = RedisServer(tmp_path / "redis")
-    instance.start()
-    try:
-        async with Conveyor(f"{instance.url}?socket_timeout=0.5") as app:
-            task = app.task(ping)
-            await task.enqueue()  # connected
-            with instance.client() as client:
-                client.execute_command("CLIENT", "PAUSE", "4000", "ALL")
-            with pytest.raises(BackendUnavailable, match=r"no answer in 0\.5 s"):
-                await task.enqueue()
-    finally:
-        instance.close()
+    async with Conveyor(f"{private.url}?socket_timeout=0.5") as app:
+        task = app.task(ping)
+        await task.enqueue()  # connected
+        pause(private, 4000)
+        with pytest.raises(BackendUnavailable, match=r"no answer in 0\.5 s"):
+            await task.enqueue()
 
 
 @pytest.mark.parametrize("value", ["abc", "0", "-1", "inf", "nan", ""])

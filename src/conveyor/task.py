@@ -313,12 +313,12 @@ class TaskCall(Generic[P, R]):
         return Signature(task, _record(task, arguments, payload, self._options))
 
     async def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> JobHandle[R]:
-        call = self._signature(args, kwargs)
-        if "connection" not in self._options:
-            return await call.enqueue()
-        connection = self._options["connection"]
-        (handle,) = await self.task.app.enqueue_many([call], connection=connection)
-        return handle
+        # the signature is this task's own: straight to the store, without enqueue_many's
+        # checks of calls it was handed (this is on the path of every web request)
+        record = self._signature(args, kwargs).record
+        app = self.task.app
+        (stored,) = await app.store([record], self._options.get("connection"))
+        return JobHandle(app, stored.record.id, stored.record.task, stored.created)
 
     def enqueue_sync(self, *args: P.args, **kwargs: P.kwargs) -> JobHandle[R]:
         return self.task.app.portal.call(self.enqueue(*args, **kwargs))

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from typing import Any
 
 from conveyor import Conveyor, Worker
 from conveyor.backends.base import Ack, Lease
-from conveyor.backends.redis import RedisBackend
+from conveyor.backends.redis import RedisBackend, _confirmed
 from conveyor.job import JobRecord, JobState
 from live_services import RedisServer
 from waiting import Predicate, wait_until
@@ -38,7 +39,7 @@ async def waiting_with_an_offer(
 
 
 async def all_offered(client: object, keys: list[str]) -> bool:
-    return all([await client.zcard(key) for key in keys])  # type: ignore[attr-defined]
+    return all([await client.zcard(key) for key in keys])
 
 
 async def test_the_enqueue_hands_the_job_to_the_idle_worker_leased(
@@ -193,3 +194,41 @@ async def test_a_job_come_due_keeps_its_place_ahead_of_a_new_one(backend: RedisB
 
     claimed = await backend.claim(["q"], 10, "worker-1", 60.0)
     assert [r.id for r in claimed] == [due.record.id, new.record.id]
+
+
+async def offered_on_a_subscribed_connection(backend: RedisBackend, token: str) -> Any:
+    """An offer of `token` to take the next job of queue q, its worker listening."""
+    pubsub = backend._pubsub()
+    await pubsub.subscribe(f"{backend.prefix}:{{q}}:work", f"{backend.prefix}:hand:{token}")
+    await _confirmed(pubsub, 2)
+    await backend._run("OFFER", [token, "worker-1", 60.0, 60.0, "q"])
+    return pubsub
+
+
+async def test_an_offer_withdrawn_twice_is_withdrawn_at_once(backend: RedisBackend) -> None:
+    # a stop may cut a withdrawal short after Redis deleted the offer: the one that follows
+    # finds nothing, and does not wait for a job nobody sent
+    token = secrets.token_hex(8)
+    pubsub = await offered_on_a_subscribed_connection(backend, token)
+    try:
+        assert await backend._withdraw(pubsub, token, ["q"]) == []
+        async with asyncio.timeout(5):  # a wait for the job would take CONFIRM_TIMEOUT
+            assert await backend._withdraw(pubsub, token, ["q"]) == []
+    finally:
+        await pubsub.aclose()
+
+
+async def test_an_offer_taken_before_its_withdrawal_hands_over_the_job(
+    backend: RedisBackend,
+) -> None:
+    token = secrets.token_hex(8)
+    pubsub = await offered_on_a_subscribed_connection(backend, token)
+    try:
+        (stored,) = await backend.enqueue([job("q")])  # takes the offer first
+
+        handed = await backend._withdraw(pubsub, token, ["q"])
+
+        assert [r.id for r in handed] == [stored.record.id]
+        assert handed[0].state is JobState.ACTIVE
+    finally:
+        await pubsub.aclose()

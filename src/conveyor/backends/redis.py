@@ -635,6 +635,7 @@ class RedisBackend(Backend):
                         break
             if offered and not handed:
                 handed = await self._withdraw(pubsub, token, queues)
+            offered = False
             # what it receives after this is read and dropped at its next wait
             if handed:
                 self._leaving[pubsub] = asyncio.ensure_future(_unsubscribe_later(pubsub))
@@ -668,15 +669,21 @@ class RedisBackend(Backend):
             withdrawn, *_ = await pipe.execute()
         if withdrawn:
             return []
+        # gone: an enqueue took it and published the job on this connection before that
+        # DEL ran, or it lapsed, or an earlier withdrawal (cut short by a stop) deleted it.
+        # What Redis sends this connection before its answer to a PING holds that job, if any
         hand = _wire(f"{self.keyspace}:hand:{token}")
-        try:
-            async with asyncio.timeout(CONFIRM_TIMEOUT):
-                while True:
-                    message = await pubsub.get_message(timeout=CONFIRM_TIMEOUT)
-                    if message is not None and message.get("channel") == hand:
-                        return [_record(message["data"])]
-        except TimeoutError:  # the offer lapsed unused (this wait stalled past its margin)
-            return []
+        marker = _wire(f"withdrawn {token}")
+        async with asyncio.timeout(CONFIRM_TIMEOUT):
+            await pubsub.ping(marker)
+            while True:
+                message = await pubsub.get_message(timeout=CONFIRM_TIMEOUT)
+                if message is None:
+                    continue
+                if message["type"] == "message" and message["channel"] == hand:
+                    return [_record(message["data"])]
+                if message["type"] == "pong" and message["data"] == marker:
+                    return []
 
     @contextlib.asynccontextmanager
     async def watch_job(self, job_id: str, poll: float | None = None) -> AsyncIterator[JobWatch]:

@@ -39,7 +39,7 @@ async def waiting_with_an_offer(
 
 
 async def all_offered(client: object, keys: list[str]) -> bool:
-    return all([await client.zcard(key) for key in keys])
+    return all([await client.zcard(key) for key in keys])  # type: ignore[attr-defined]
 
 
 async def test_the_enqueue_hands_the_job_to_the_idle_worker_leased(

@@ -7,6 +7,7 @@ batches. A plain enqueue runs fewer commands than before (the script ran ten).""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 from typing import Any
 
@@ -232,3 +233,28 @@ async def test_an_offer_taken_before_its_withdrawal_hands_over_the_job(
         assert handed[0].state is JobState.ACTIVE
     finally:
         await pubsub.aclose()
+
+
+async def test_a_wait_cancelled_by_a_stop_leaves_no_offer_and_no_listener(
+    backend: RedisBackend,
+) -> None:
+    waiter = await waiting_with_an_offer(backend, ["q"])
+    client = backend._client()
+    (member,) = await client.zrange(f"{backend.prefix}:{{q}}:offers", 0, -1)
+    assert isinstance(member, bytes)
+    token = member.decode()
+
+    waiter.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await waiter
+
+    assert await client.zcard(f"{backend.prefix}:{{q}}:offers") == 0
+    assert await client.exists(f"{backend.prefix}:offer:{token}") == 0
+    # nobody listens for a job on its behalf: an enqueue now leaves the job queued
+    hand = f"{backend.prefix}:hand:{token}"
+    ((_, listeners),) = await client.pubsub_numsub(hand)
+    assert listeners == 0
+    (stored,) = await backend.enqueue([job("q")])
+    record = await backend.get(stored.record.id)
+    assert record is not None
+    assert record.state is JobState.QUEUED

@@ -610,7 +610,7 @@ class RedisBackend(Backend):
             channels.append(hand)
         worker, lease = offer or ("", 0.0)
         handed: list[JobRecord] = []
-        offered = False
+        offered = False  # while Redis may hold this wait's offer, from its script's sending
         try:
             with self._deadlines.bound():
                 if leaving is not None:
@@ -619,10 +619,11 @@ class RedisBackend(Backend):
             # subscribed first, then looked (and offered): a job enqueued in between is
             # not missed, and one handed over is heard
             await _confirmed(pubsub, len(channels))
+            offered = offer is not None
             has_due, next_due = await self._run(
                 "OFFER", [token, worker, lease, timeout + OFFER_MARGIN, *queues]
             )
-            offered = offer is not None and not has_due
+            offered = offered and not has_due
             if not has_due:
                 if next_due:
                     timeout = min(timeout, float(next_due))
@@ -651,6 +652,8 @@ class RedisBackend(Backend):
                     [Ack(Lease(r.id, token), JobState.QUEUED, task=r.task, queue=r.queue)
                      for r in handed]
                 )  # fmt: skip
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
             raise
         except (redis.exceptions.ConnectionError, TimeoutError) as exc:
             with contextlib.suppress(redis.exceptions.RedisError, OSError):

@@ -313,12 +313,7 @@ class TaskCall(Generic[P, R]):
         return Signature(task, _record(task, arguments, payload, self._options))
 
     async def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> JobHandle[R]:
-        # the signature is this task's own: straight to the store, without enqueue_many's
-        # checks of calls it was handed (this is on the path of every web request)
-        record = self._signature(args, kwargs).record
-        app = self.task.app
-        (stored,) = await app.store([record], self._options.get("connection"))
-        return JobHandle(app, stored.record.id, stored.record.task, stored.created)
+        return await self._signature(args, kwargs)._store(self._options.get("connection"))
 
     def enqueue_sync(self, *args: P.args, **kwargs: P.kwargs) -> JobHandle[R]:
         return self.task.app.portal.call(self.enqueue(*args, **kwargs))
@@ -337,8 +332,15 @@ class Signature(Generic[R]):
         return f"<Signature {self.task.name} id={self.record.id}>"
 
     async def enqueue(self) -> JobHandle[R]:
-        (handle,) = await self.task.app.enqueue_many([self])
-        return handle
+        return await self._store(None)
+
+    async def _store(self, connection: object | None) -> JobHandle[R]:
+        """Stored through the app's enqueue hooks, in `connection`'s transaction if given.
+        The call is its own task's: none of enqueue_many's checks of calls it is handed, on
+        the path of every web request that enqueues."""
+        app = self.task.app
+        (item,) = await app.store([self.record], connection)
+        return JobHandle(app, item.record.id, item.record.task, item.created)
 
     def enqueue_sync(self) -> JobHandle[R]:
         return self.task.app.portal.call(self.enqueue())

@@ -157,7 +157,7 @@ class Worker:
         self._flushes = 0  # writes of outcomes so far: a claim that began before one is stale
         self._slot_freed = asyncio.Event()
         self._stopping = asyncio.Event()
-        # the claim loop's task while it waits (see _wait_any), and whether stop() cancelled it
+        # the claim loop's task while it waits (see _until_stopped), and whether stop() cancelled it
         self._interruptible: asyncio.Task[Any] | None = None
         self._interrupted = False
         # set when the background loops must end; they check it rather than trusting
@@ -306,7 +306,7 @@ class Worker:
                 if not self._running:
                     return
                 self._slot_freed.clear()
-                await self._wait_any(self._slot_freed.wait())
+                await self._until_stopped(self._slot_freed.wait())
                 continue
             free = self.concurrency - len(self._running)
             floor = batch_floor
@@ -315,7 +315,7 @@ class Worker:
                 floor = min(floor, self._claims_left)
             if free < floor and self._running:
                 self._slot_freed.clear()
-                await self._wait_any(self._slot_freed.wait())
+                await self._until_stopped(self._slot_freed.wait())
                 continue
             flushes = self._flushes
             try:
@@ -324,7 +324,7 @@ class Worker:
                 )
             except Exception as exc:  # the backend is away: back off, keep trying
                 logger.warning("could not claim jobs (%s); retrying in %.2f s", exc, backoff)
-                await self._wait_any(asyncio.sleep(backoff))
+                await self._until_stopped(asyncio.sleep(backoff))
                 backoff = min(backoff * 2, 5.0)
                 continue
             backoff = 0.05
@@ -342,17 +342,17 @@ class Worker:
                     # outcomes written during that claim, or still being written, may carry
                     # follow-ups (a chain's next step): look again once they are in
                     if not self._acked.is_set():
-                        await self._wait_any(self._acked.wait())
+                        await self._until_stopped(self._acked.wait())
                         continue
                     if self._flushes != flushes:
                         continue
                     return
                 self._slot_freed.clear()
-                await self._wait_any(self._slot_freed.wait())
+                await self._until_stopped(self._slot_freed.wait())
                 continue
             await self._wait_idle()
 
-    async def _wait_any(self, waiting: Coroutine[Any, Any, T]) -> T | None:
+    async def _until_stopped(self, waiting: Coroutine[Any, Any, T]) -> T | None:
         """`waiting`'s result, or None if a stop request comes first: `stop()` cancels the
         claim loop where it waits. Awaited in place, not as a task of its own, so a job
         handed over while idle starts without the extra turns of the event loop."""
@@ -376,7 +376,7 @@ class Worker:
         assert self._backend is not None
         waiting = self._backend.wait_for_jobs(self.queues, self.idle_poll, self.name, self.lease)
         try:
-            handed = await self._wait_any(waiting)
+            handed = await self._until_stopped(waiting)
         except Exception:  # the store is away: the next claim says so
             return
         if handed is None:  # stopping

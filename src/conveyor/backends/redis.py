@@ -54,6 +54,7 @@ from conveyor.backends.base import (
 )
 from conveyor.backends.deadlines import Deadlines
 from conveyor.backends.history import history_of, note_of
+from conveyor.backends.redis_direct import DirectScripts, Unsent
 from conveyor.errors import BackendUnavailable, ConfigurationError
 from conveyor.job import JobError, JobRecord, JobState, UniqueUntil
 from conveyor.redact import redacted_url
@@ -153,6 +154,10 @@ class RedisBackend(Backend):
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = (
             weakref.WeakKeyDictionary()
         )
+        # a single server's scripts go straight on connections of the store's own (per loop)
+        self._direct: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, DirectScripts] = (
+            weakref.WeakKeyDictionary()
+        )
         self._scripts: dict[str, AsyncScript] = {}
         self._opened: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
         # connections on which idle workers wait for work, kept between waits (per loop)
@@ -175,6 +180,8 @@ class RedisBackend(Backend):
                 except ValueError as exc:
                     raise ConfigurationError(f"bad Redis URL {self.where!r}: {exc}") from None
                 self._clients[loop] = client
+                if not self.cluster:
+                    self._direct[loop] = DirectScripts(client)
                 if not self._scripts:
                     self._scripts = {
                         name: client.register_script(source) for name, source in SCRIPTS.items()
@@ -205,8 +212,13 @@ class RedisBackend(Backend):
     async def _run(self, name: str, args: Sequence[Any]) -> Any:
         client = self._client()
         wire = [_wire(a) if isinstance(a, str) else a for a in args]
+        script = self._scripts[name]
         with self._reaching(), self._deadlines.bound():
-            return await self._scripts[name](keys=[self.keyspace], args=wire, client=client)
+            direct = self._direct.get(asyncio.get_running_loop())
+            if direct is not None:
+                with contextlib.suppress(Unsent):
+                    return await direct.evalsha(script.sha, self.keyspace, wire)
+            return await script(keys=[self.keyspace], args=wire, client=client)
 
     async def _run_each(self, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
         """Scripts, each with its arguments, sent in one round trip; their replies."""
@@ -300,6 +312,7 @@ class RedisBackend(Backend):
                 self.cluster = cluster
                 self.keyspace = f"{{{self.prefix}}}" if cluster else self.prefix
                 self._clients = weakref.WeakKeyDictionary()  # made before it was known
+                self._direct = weakref.WeakKeyDictionary()
 
     async def close(self) -> None:
         self._opened.discard(asyncio.get_running_loop())
@@ -312,6 +325,9 @@ class RedisBackend(Backend):
         loop = asyncio.get_running_loop()
         with self._lock:
             client = self._clients.pop(loop, None)
+            direct = self._direct.pop(loop, None)
+        if direct is not None:
+            await direct.aclose()
         if client is not None:
             await client.aclose()
 

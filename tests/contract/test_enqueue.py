@@ -5,7 +5,19 @@ from __future__ import annotations
 from conveyor.backends.base import Backend, JobFilter
 from conveyor.job import JobError, JobRecord, JobState
 
-from .support import claim, claim_one, enqueue, finish, get, ids, make_job, nonzero, sleep_past
+from .support import (
+    ack,
+    claim,
+    claim_one,
+    enqueue,
+    finish,
+    get,
+    ids,
+    lease_of,
+    make_job,
+    nonzero,
+    sleep_past,
+)
 
 
 async def test_enqueue_stores_the_producer_fields(backend: Backend) -> None:
@@ -171,3 +183,15 @@ async def test_bulk_enqueue_stores_a_thousand_jobs_in_one_call(backend: Backend)
 async def test_enqueue_of_nothing_is_a_no_op(backend: Backend) -> None:
     assert await backend.enqueue([]) == []
     assert nonzero(await backend.counts()) == {}
+
+
+async def test_payload_and_result_keep_every_byte(backend: Backend) -> None:
+    # a sealed or encrypted payload is any bytes, not UTF-8 text
+    payload = bytes(range(256)) + '{"é": "\u2028"}'.encode()
+    result = b"\xff\xfe\x00done\x80"
+    [job] = await enqueue(backend, make_job(payload=payload))
+    assert (await get(backend, job.id)).payload == payload
+    claimed = await claim_one(backend)
+    assert claimed.payload == payload
+    assert await ack(backend, lease_of(claimed), JobState.SUCCEEDED, result=result)
+    assert (await get(backend, job.id)).result == result

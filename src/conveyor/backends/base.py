@@ -577,6 +577,8 @@ class Backend(abc.ABC):
     # -- notifications inside this process -------------------------------------------------
 
     def _notify_work(self) -> None:
+        if not self._work_waiters:  # no worker of this process waits (a web process)
+            return
         with self._waiters_lock:
             waiters = list(self._work_waiters)
         _wake(waiters)

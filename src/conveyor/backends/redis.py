@@ -32,6 +32,8 @@ import weakref
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, cast
 
+import pydantic_core
+
 from conveyor.backends import redis_lua
 from conveyor.backends.base import (
     OUTCOME_RETENTION,
@@ -213,12 +215,17 @@ class RedisBackend(Backend):
         client = self._client()
         wire = [_wire(a) if isinstance(a, str) else a for a in args]
         script = self._scripts[name]
-        with self._reaching(), self._deadlines.bound():
-            direct = self._direct.get(asyncio.get_running_loop())
-            if direct is not None:
-                with contextlib.suppress(Unsent):
-                    return await direct.evalsha(script.sha, self.keyspace, wire)
-            return await script(keys=[self.keyspace], args=wire, client=client)
+        direct = self._direct.get(asyncio.get_running_loop())
+        try:  # what _calling does, written out: this is every enqueue's, claim's and ack's
+            with self._deadlines.bound():
+                if direct is not None:
+                    try:
+                        return await direct.evalsha(script.sha, self.keyspace, wire)
+                    except Unsent:
+                        pass
+                return await script(keys=[self.keyspace], args=wire, client=client)
+        except _UNREACHABLE as exc:
+            raise self._unreachable(exc) from exc
 
     async def _run_each(self, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
         """Scripts, each with its arguments, sent in one round trip; their replies."""
@@ -245,8 +252,11 @@ class RedisBackend(Backend):
         try:
             yield
         except _UNREACHABLE as exc:
-            why = str(exc) or f"no answer in {self._timeout:g} s"
-            raise BackendUnavailable(f"cannot reach Redis at {self.where}: {why}") from exc
+            raise self._unreachable(exc) from exc
+
+    def _unreachable(self, exc: BaseException) -> BackendUnavailable:
+        why = str(exc) or f"no answer in {self._timeout:g} s"
+        return BackendUnavailable(f"cannot reach Redis at {self.where}: {why}")
 
     @contextlib.asynccontextmanager
     async def _opening(self) -> AsyncIterator[None]:
@@ -845,8 +855,17 @@ def _bytes(value: str | None) -> bytes | None:
     return value.encode("utf-8", "surrogateescape") if value else None
 
 
+# made once: json.dumps makes an encoder on every call given any option
+_JSON = json.JSONEncoder(ensure_ascii=False)
+
+
 def _json(value: list[Any]) -> bytes:
-    return json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogateescape")
+    """The strings of a job or an ack as one JSON array."""
+    try:
+        return pydantic_core.to_json(value)  # a third of the standard library's time
+    except pydantic_core.PydanticSerializationError:
+        # lone surrogates, from bytes that are not UTF-8 (see _text): back to those bytes
+        return _JSON.encode(value).encode("utf-8", "surrogateescape")
 
 
 def _error(error: JobError | None) -> str:

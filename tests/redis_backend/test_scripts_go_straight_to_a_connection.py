@@ -92,3 +92,24 @@ async def test_a_closed_store_leaves_no_connection_open(server: RedisServer) -> 
         await asyncio.gather(*(backend.enqueue([job()]) for _ in range(5)))
         assert clients(server) > before
     assert clients(server) == before
+
+
+async def test_a_url_that_bounds_the_pool_holds_the_store_to_it(server: RedisServer) -> None:
+    before = clients(server)
+    url = f"{server.url}?prefix=t-{secrets.token_hex(4)}&max_connections=2"
+    async with opened(url) as backend:
+        for _ in range(5):
+            await asyncio.gather(*(backend.enqueue([job()]) for _ in range(2)))
+            assert clients(server) - before <= 2
+        counts = await backend.counts()
+        assert counts["q"][JobState.QUEUED] == 10
+
+
+async def test_a_burst_past_the_default_pool_size_is_stored(server: RedisServer) -> None:
+    # redis-py 8's pool refuses a 101st call in flight unless the URL says otherwise
+    url = f"{server.url}?prefix=t-{secrets.token_hex(4)}"
+    async with opened(url) as backend:
+        stored = await asyncio.gather(*(backend.enqueue([job()]) for _ in range(250)))
+        assert all(item.created for (item,) in stored)
+        counts = await backend.counts()
+        assert counts["q"][JobState.QUEUED] == 250

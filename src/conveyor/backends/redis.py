@@ -145,6 +145,8 @@ class RedisBackend(Backend):
             [(key, value) for key, value in query if key not in ("prefix", "socket_timeout")]
         )
         self._client_url = urllib.parse.urlunsplit(parsed._replace(query=rest))
+        # a URL that bounds the pool has every call go through it (see redis_direct)
+        self._bounded = any(key == "max_connections" for key, _ in query)
         self._database = database
         # whether the server is a cluster, known once the store is first opened; on a
         # cluster every key of the store shares the hash tag `{prefix}`, so one slot
@@ -180,7 +182,7 @@ class RedisBackend(Backend):
                 except ValueError as exc:
                     raise ConfigurationError(f"bad Redis URL {self.where!r}: {exc}") from None
                 self._clients[loop] = client
-                if not self.cluster:
+                if not self.cluster and not self._bounded:
                     self._direct[loop] = DirectScripts(client)
                 if not self._scripts:
                     self._scripts = {

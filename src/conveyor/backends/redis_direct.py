@@ -12,6 +12,11 @@ Nothing else is taken over. A call that fails for want of the connection, or fin
 not loaded, says so (`Unsent`) and the caller sends it again through the client, whose retry
 and script loading do the rest. A connection is given back only after a full reply: one a call
 left mid-reply (cut off, cancelled) is closed, so no reply is read by the wrong call.
+
+The store makes a connection for each call in flight beyond those idle, and keeps it for the
+next, as redis-py's pool did before version 8 bounded it at 100 by default (past which a call
+is refused, not queued). A URL that sets `max_connections` turns all this off (see
+RedisBackend): every call then goes through the pool it bounds.
 """
 
 from __future__ import annotations
@@ -52,10 +57,10 @@ class DirectScripts:
             self._idle.append(connection)
             raise
         except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as exc:
-            await connection.disconnect(nowait=True)
+            await self._drop(connection)
             raise Unsent from exc
         except BaseException:
-            await connection.disconnect(nowait=True)
+            await self._drop(connection)
             raise
         self._idle.append(connection)
         return reply
@@ -63,6 +68,10 @@ class DirectScripts:
     def _new(self) -> AbstractConnection:
         made: AbstractConnection = self._pool.make_connection()  # type: ignore[no-untyped-call]
         return made
+
+    async def _drop(self, connection: AbstractConnection) -> None:
+        """Closed, and not kept: what it was in the middle of is unknown."""
+        await connection.disconnect(nowait=True)
 
     async def aclose(self) -> None:
         idle, self._idle = self._idle, []

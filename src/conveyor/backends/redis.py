@@ -203,6 +203,13 @@ class RedisBackend(Backend):
         }
         if not self.cluster:
             options["retry_on_error"] = [redis.exceptions.ConnectionError]
+            if self._bounded:
+                # a call past the URL's max_connections waits for a connection (up to the
+                # socket timeout), where redis-py's plain pool would refuse it at once
+                pool = aioredis.BlockingConnectionPool.from_url(
+                    self._client_url, timeout=self._timeout, **options
+                )
+                return aioredis.Redis.from_pool(pool)
             return aioredis.Redis.from_url(self._client_url, **options)
         # the cluster client finds the other nodes from this one, and follows the slot
         # when a master is replaced; typed as the plain client, whose commands it shares

@@ -16,7 +16,7 @@ left mid-reply (cut off, cancelled) is closed, so no reply is read by the wrong 
 The store makes a connection for each call in flight beyond those idle, and keeps it for the
 next, as redis-py's pool did before version 8 bounded it at 100 by default (past which a call
 is refused, not queued). A URL that sets `max_connections` turns all this off (see
-RedisBackend): every call then goes through the pool it bounds.
+RedisBackend): every call then goes through the pool it bounds, and waits for a connection.
 """
 
 from __future__ import annotations

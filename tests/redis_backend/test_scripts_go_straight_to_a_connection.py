@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import subprocess
+import sys
 
 import pytest
 
@@ -114,3 +116,21 @@ async def test_a_burst_past_the_default_pool_size_is_stored(server: RedisServer)
         assert all(item.created for (item,) in stored)
         counts = await backend.counts()
         assert counts["q"][JobState.QUEUED] == 250
+
+
+def test_without_hiredis_the_store_says_which_extra_to_install() -> None:
+    code = (
+        "import sys; sys.modules['hiredis'] = None\n"  # as if it were not installed
+        "from conveyor.backends import from_url\n"
+        "try:\n"
+        "    from_url('redis://127.0.0.1:6379/0')\n"
+        "except Exception as exc:\n"
+        "    print(type(exc).__name__, exc, sep=': ')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == (
+        "ConfigurationError: the Redis backend needs redis-py and hiredis (hiredis is "
+        "missing): pip install 'conveyor[redis]'"
+    )

@@ -54,7 +54,6 @@ from conveyor.backends.base import (
 )
 from conveyor.backends.deadlines import Deadlines
 from conveyor.backends.history import history_of, note_of
-from conveyor.backends.redis_direct import DirectScripts, Unsent
 from conveyor.errors import BackendUnavailable, ConfigurationError
 from conveyor.job import JobError, JobRecord, JobState, UniqueUntil
 from conveyor.redact import redacted_url
@@ -66,9 +65,12 @@ try:
     from redis.asyncio.retry import Retry
     from redis.backoff import ExponentialWithJitterBackoff
     from redis.commands.core import AsyncScript
-except ImportError as exc:  # pragma: no cover - depends on the install
+
+    from conveyor.backends.redis_direct import DirectScripts, Unsent  # needs hiredis
+except ImportError as exc:
     raise ConfigurationError(
-        "the Redis backend needs redis-py: pip install 'conveyor[redis]'"
+        f"the Redis backend needs redis-py and hiredis ({exc.name} is missing): "
+        "pip install 'conveyor[redis]'"
     ) from exc
 
 SCRIPTS = {
